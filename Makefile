@@ -1,0 +1,31 @@
+# dlgrade: make setup | make demo | make test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test generate clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	# torch is pinned here (a CPU wheel of this version is on the build machines); pyproject declares a range
+	$(BIN)/pip install -q torch==2.13.0 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/pip install -q -e . 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import torch, numpy, nbformat, nbclient, pytest, dlgrade; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/dlgrade demo
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+generate: setup
+	$(BIN)/dlgrade generate
+
+clean:
+	rm -rf $(VENV) dist build *.egg-info
