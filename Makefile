@@ -1,5 +1,8 @@
 # dlgrade: make setup | make demo | make test
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
+PIP_QUIET := 2>&1 | (grep -v '^WARNING: Location' || true)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -10,10 +13,9 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 	# torch is pinned here (a CPU wheel of this version is on the build machines); pyproject declares a range
-	$(BIN)/pip install -q torch==2.13.0 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/pip install -q -e . 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/pip install -q torch==2.13.0 $(PIP_QUIET)
+	$(BIN)/pip install -q -e . $(PIP_QUIET)
 	$(BIN)/python -c "import torch, numpy, nbformat, nbclient, pytest, dlgrade; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)

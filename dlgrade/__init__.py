@@ -1,0 +1,3 @@
+"""dlgrade: auto-graded homework for a deep-learning course's sequence-model unit."""
+
+__version__ = "0.1.0"
