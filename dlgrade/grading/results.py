@@ -1,0 +1,48 @@
+"""Gradescope ``results.json`` for one submission, built in the trusted process."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+PUBLIC = "visible"
+HIDDEN = "after_published"
+
+
+@dataclass
+class TestResult:
+    """One graded test of one submission."""
+
+    name: str
+    score: float
+    max_score: float
+    output: str
+    visibility: str
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.max_score
+
+    def to_gradescope(self, number: int) -> dict:
+        return {"name": self.name, "number": str(number), "score": self.score,
+                "max_score": self.max_score, "output": self.output, "visibility": self.visibility,
+                "status": "passed" if self.passed else "failed"}
+
+
+def gradescope_results(tests: list[TestResult], header: str = "", execution_time: float | None = None) -> dict:
+    """The ``results.json`` dict: a top-level score plus one entry per test."""
+    score = round(sum(t.score for t in tests), 6)
+    max_score = round(sum(t.max_score for t in tests), 6)
+    output = (header + "\n" if header else "") + f"Score: {score:g} / {max_score:g}"
+    results = {"score": score, "max_score": max_score, "output": output, "visibility": PUBLIC,
+               "stdout_visibility": "hidden",
+               "tests": [t.to_gradescope(i) for i, t in enumerate(tests, start=1)]}
+    if execution_time is not None:
+        results["execution_time"] = round(execution_time, 3)
+    return results
+
+
+def write_results(path: Path, results: dict) -> None:
+    """Write ``results.json`` (creating its folder)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,98 @@
+"""Turn what a student hands in (``.py``, ``.ipynb``, a folder or a zip) into code chunks."""
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import nbformat
+
+from dlgrade.errors import UsageError
+
+CHECK_TAG = "dlgrade-check"
+MAX_SOURCE_BYTES = 2 * 1024 * 1024
+_MAGIC = re.compile(r"^(\s*)([%!].*)$")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of code run as one unit: the whole ``.py`` file, or one notebook cell."""
+
+    label: str
+    source: str
+
+
+@dataclass
+class Submission:
+    """A named submission and its code. ``problem`` is set when no code could be found."""
+
+    name: str
+    chunks: list[Chunk] = field(default_factory=list)
+    path: Path | None = None
+    problem: str | None = None
+
+
+def notebook_chunks(text: str, filename: str) -> list[Chunk]:
+    """Code cells of a notebook, minus check cells; IPython magics and shell lines commented out."""
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as exc:
+        raise ValueError(f"{filename} is not a valid notebook ({type(exc).__name__})") from None
+    chunks = []
+    for index, cell in enumerate(nb.cells, start=1):
+        if cell.get("cell_type") != "code" or CHECK_TAG in cell.get("metadata", {}).get("tags", []):
+            continue
+        source = "\n".join(_MAGIC.sub(r"\1pass  # \2", line) for line in cell.source.splitlines())
+        chunks.append(Chunk(f"{filename} cell {index}", source))
+    return chunks
+
+
+def _chunks_for(name: str, data: bytes) -> list[Chunk]:
+    if len(data) > MAX_SOURCE_BYTES:
+        raise ValueError(f"{name} is larger than {MAX_SOURCE_BYTES // 1024} KiB")
+    text = data.decode("utf-8", errors="replace")
+    if name.endswith(".ipynb"):
+        return notebook_chunks(text, name)
+    return [Chunk(name, text)]
+
+
+def _pick(names: list[str], module_name: str) -> str | None:
+    """Choose the submission file among ``names`` (paths inside a folder or zip)."""
+    code = [n for n in names if n.endswith((".py", ".ipynb")) and not PurePosixPath(n).name.startswith(".")
+            and "__MACOSX" not in n and "/." not in n]
+    for wanted in (f"{module_name}.py", f"{module_name}.ipynb"):
+        exact = sorted((n for n in code if PurePosixPath(n).name == wanted), key=len)
+        if exact:
+            return exact[0]
+    return code[0] if len(code) == 1 else None
+
+
+def load_submission(path: Path, module_name: str, name: str | None = None) -> Submission:
+    """Read a submission. Unreadable content gives a :class:`Submission` with ``problem`` set.
+
+    Raises :class:`UsageError` only when ``path`` does not exist.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"no such file or folder: {path}")
+    name = name or (path.stem if path.is_file() else path.name)
+    wanted = f"{module_name}.py or {module_name}.ipynb"
+    try:
+        if path.is_dir():
+            files = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()]
+            chosen = _pick(files, module_name)
+            if chosen is None:
+                return Submission(name, path=path, problem=f"no {wanted} found in the folder")
+            return Submission(name, _chunks_for(chosen, (path / chosen).read_bytes()), path / chosen)
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as zf:
+                chosen = _pick([i.filename for i in zf.infolist() if not i.is_dir()], module_name)
+                if chosen is None:
+                    return Submission(name, path=path, problem=f"no {wanted} found in the zip")
+                return Submission(name, _chunks_for(chosen, zf.read(chosen)), path)
+        if path.suffix in (".py", ".ipynb"):
+            return Submission(name, _chunks_for(path.name, path.read_bytes()), path)
+        return Submission(name, path=path, problem=f"{path.name} is not a .py, .ipynb, folder or .zip")
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        return Submission(name, path=path, problem=str(exc) or type(exc).__name__)

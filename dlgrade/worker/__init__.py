@@ -1,0 +1,1 @@
+"""The worker: a separate process that runs student code and answers plain-data requests."""

@@ -1,0 +1,130 @@
+"""The trusted side of the worker: start it, send requests, enforce timeouts, restart on death."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dlgrade.errors import WorkerError
+from dlgrade.submission import Submission
+from dlgrade.tensorio import DecodeError
+from dlgrade.worker import protocol
+
+LOAD_TIMEOUT = 60.0
+CALL_TIMEOUT = 20.0
+
+
+def _worker_env() -> dict[str, str]:
+    keep = ("PATH", "LANG", "LC_ALL", "HOME", "SYSTEMROOT")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
+    return env
+
+
+class WorkerClient:
+    """Runs one submission's code in a separate process and relays requests to it.
+
+    The worker is started lazily and started again (and the code re-loaded) after it dies, so
+    a submission that exits or crashes in one test still gets graded on the others.
+    """
+
+    def __init__(self, submission: Submission, module_name: str, forbidden: Mapping[str, str],
+                 call_timeout: float = CALL_TIMEOUT, load_timeout: float = LOAD_TIMEOUT) -> None:
+        self.submission = submission
+        self.module_name = module_name
+        self.forbidden = dict(forbidden)
+        self.call_timeout = call_timeout
+        self.load_timeout = load_timeout
+        self._proc: subprocess.Popen | None = None
+        self._sock: socket.socket | None = None
+        self._scratch: tempfile.TemporaryDirectory | None = None
+        self.load_report: dict | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def _start(self) -> dict:
+        self.close()
+        self._scratch = tempfile.TemporaryDirectory(prefix="dlgrade-worker-")
+        scratch = Path(self._scratch.name)
+        if self.submission.path is not None and self.submission.path.is_file():
+            (scratch / self.submission.path.name).write_bytes(self.submission.path.read_bytes())
+        parent, child = socket.socketpair()
+        log = open(scratch / ".worker-output", "wb")
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-m", "dlgrade.worker.server", str(child.fileno())],
+                pass_fds=[child.fileno()], cwd=scratch, env=_worker_env(),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            )
+        finally:
+            child.close()
+            log.close()
+        self._sock = parent
+        hello = {"module_name": self.module_name, "forbidden": self.forbidden,
+                 "chunks": [{"label": c.label, "source": c.source} for c in self.submission.chunks]}
+        report = self._exchange(hello, self.load_timeout, "loading your code")
+        self.load_report = report
+        return report
+
+    def ensure_started(self) -> dict:
+        """Start the worker if it is not running; return the load report."""
+        if self._proc is None or self._proc.poll() is not None:
+            return self._start()
+        assert self.load_report is not None
+        return self.load_report
+
+    def close(self) -> None:
+        """Stop the worker and everything it started; remove its scratch folder."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self._proc is not None:
+            try:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self._proc.wait()
+            self._proc = None
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
+
+    def __enter__(self) -> WorkerClient:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- requests -----------------------------------------------------------------------------
+    def request(self, request: Mapping[str, Any]) -> dict:
+        """Send one request; a dead, hung or misbehaving worker raises :class:`WorkerError`."""
+        self.ensure_started()
+        return self._exchange(dict(request), self.call_timeout, "running your code")
+
+    def _exchange(self, message: dict, timeout: float, doing: str) -> dict:
+        assert self._sock is not None and self._proc is not None
+        self._sock.settimeout(timeout)
+        try:
+            protocol.send(self._sock, message)
+            response = protocol.receive(self._sock)
+        except (socket.timeout, TimeoutError):
+            self.close()
+            raise WorkerError(f"timed out after {timeout:g} s while {doing} (an infinite loop?)") from None
+        except (EOFError, ConnectionError, OSError):
+            code = self._proc.wait(timeout=5) if self._proc else None
+            self.close()
+            raise WorkerError(f"your code ended the worker process while {doing}"
+                              f" (exit status {code}; sys.exit, os._exit or a crash?)") from None
+        except DecodeError as exc:
+            self.close()
+            raise WorkerError(f"the worker sent an invalid answer while {doing}: {exc}") from None
+        if not isinstance(response, dict) or not isinstance(response.get("ok"), bool):
+            self.close()
+            raise WorkerError(f"the worker sent an invalid answer while {doing}")
+        return response

@@ -1,0 +1,102 @@
+"""Worker entry point: ``python -I -m dlgrade.worker.server FD``.
+
+Runs in its own process, in a scratch folder, with the student's code. It receives a ``load``
+message with the submission's code chunks and the names of forbidden torch functions, then
+answers requests (see :mod:`dlgrade.execute`) until the socket closes. It never sees expected
+values, the reference or the results file.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import socket
+import sys
+import types
+
+# One thread: a forked or sandboxed worker must not depend on an OpenMP pool.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import torch  # noqa: E402
+
+from dlgrade import execute  # noqa: E402
+from dlgrade.worker import protocol  # noqa: E402
+
+OUTPUT_LIMIT = 64 * 1024
+
+
+class _CappedText(io.TextIOBase):
+    """A text sink that keeps the first ``limit`` characters of what the student prints."""
+
+    def __init__(self, limit: int = OUTPUT_LIMIT) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+        self.limit = limit
+
+    def write(self, text: str) -> int:
+        if self.size < self.limit:
+            self.parts.append(text[: self.limit - self.size])
+        self.size += len(text)
+        return len(text)
+
+    def take(self) -> str:
+        text = "".join(self.parts)
+        if self.size > self.limit:
+            text += f"\n[... {self.size - self.limit} more characters not shown]"
+        self.parts, self.size = [], 0
+        return text
+
+
+def load(module_name: str, chunks: list[dict]) -> tuple[dict, list[dict]]:
+    """Execute the code chunks as module ``module_name``; a failing chunk does not stop the rest."""
+    module = types.ModuleType(module_name)
+    module.__file__ = os.path.abspath(f"{module_name}.py")
+    sys.modules[module_name] = module
+    errors = []
+    for chunk in chunks:
+        try:
+            code = compile(chunk["source"], chunk["label"], "exec")
+            exec(code, module.__dict__)
+        except BaseException as exc:  # student code: anything can come out, SystemExit included
+            response = execute._error("loading", exc)
+            errors.append({"label": chunk["label"], "error": response["error"]})
+    return module.__dict__, errors
+
+
+def serve(sock: socket.socket) -> None:
+    """Answer requests on ``sock`` until it closes."""
+    torch.set_num_threads(1)
+    printed = _CappedText()
+    hello = protocol.receive(sock)
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        namespace, errors = load(hello["module_name"], hello["chunks"])
+    forbidden = hello.get("forbidden", {})
+    protocol.send(sock, {"ok": True, "errors": errors, "printed": printed.take(),
+                         "names": sorted(k for k in namespace if not k.startswith("__"))})
+    while True:
+        try:
+            request = protocol.receive(sock)
+        except EOFError:
+            return
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            try:
+                response = execute.run(namespace, request, forbidden)
+            except BaseException as exc:
+                response = execute._error("handling the request", exc)
+        response["printed"] = printed.take()
+        try:
+            protocol.send(sock, response)
+        except Exception as exc:  # e.g. an output the packer cannot encode
+            protocol.send(sock, {"ok": False, "error": f"could not send the result: {exc}",
+                                 "where": "returning"})
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    sock = socket.socket(fileno=int(argv[0]))
+    serve(sock)
+
+
+if __name__ == "__main__":
+    main()
