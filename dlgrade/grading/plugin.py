@@ -174,7 +174,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     record = config.getoption("--dlgrade-record")
     if record and state["records"]:
         assignment = state["assignment"]
-        data = {"assignment": assignment.name, "format": 1, "tests": tensorio.to_json(state["records"])}
+        data = {"assignment": assignment.name, "format": 1, "forbidden": assignment.forbidden,
+                "tests": tensorio.to_json(state["records"])}
         Path(record).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     results_dir = config.getoption("--dlgrade-results")
     if results_dir:

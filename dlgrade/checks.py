@@ -1,0 +1,93 @@
+"""Students' local checks: replay the public graders against precomputed expected answers.
+
+The handout ships ``<assignment>_checks.json``, recorded from the reference by ``dlgrade
+generate``: for every public grader its points and its checks (request, expected answer, and the
+answers of catalogued mistakes, for the ``Hint:`` lines). Nothing here needs the reference.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dlgrade import execute, feedback, tensorio
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one public grader."""
+
+    name: str
+    points: float
+    message: str | None
+
+    @property
+    def passed(self) -> bool:
+        return self.message is None
+
+
+def load_checks(path: Path) -> dict:
+    """Read a public checks file."""
+    data = json.loads(Path(path).read_text())
+    data["tests"] = tensorio.from_json(data["tests"])
+    return data
+
+
+def run_checks(data: Mapping[str, Any], target: Callable[[dict], dict],
+               only: str | None = None) -> list[CheckResult]:
+    """Run every recorded public grader (or those for target ``only``) against ``target``."""
+    results = []
+    for test in data["tests"]:
+        if only is not None and not any(c["request"]["target"] == only for c in test["checks"]):
+            continue
+        message = None
+        for check in test["checks"]:
+            try:
+                actual = target(check["request"])
+            except Exception as exc:  # the worker died or timed out: report it like a failure
+                actual = {"ok": False, "error": str(exc), "where": "running"}
+            message = feedback.feedback(check["kind"], check["request"], check["expected"], actual,
+                                        [tuple(m) for m in check["mistakes"]])
+            if message is not None:
+                break
+        results.append(CheckResult(test["name"], test["points"], message))
+    return results
+
+
+def format_report(results: list[CheckResult]) -> str:
+    """One line per check (with its feedback when it fails) and a summary line."""
+    lines = []
+    for result in results:
+        mark = "PASS" if result.passed else "FAIL"
+        lines.append(f"[{mark}] {result.name} ({result.points:g} pt)")
+        if result.message:
+            lines += ["    " + line for line in result.message.splitlines()]
+    passed = sum(r.passed for r in results)
+    lines.append(f"{passed} of {len(results)} public checks passed.")
+    return "\n".join(lines)
+
+
+def find_checks_file(module_name: str, start: Path | None = None) -> Path:
+    """``<module>_checks.json`` in ``start`` (default: the current folder)."""
+    path = (start or Path.cwd()) / f"{module_name}_checks.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path.name} not found in {path.parent}: keep it next to your notebook")
+    return path
+
+
+def check(target: str, namespace: Mapping[str, Any], checks_file: str | Path | None = None) -> bool:
+    """Notebook check cell: run the public checks for ``target`` on the notebook's own objects."""
+    data = load_checks(Path(checks_file) if checks_file else _guess_checks_file())
+    forbidden = data.get("forbidden", {})
+    results = run_checks(data, lambda request: execute.run(namespace, request, forbidden), only=target)
+    print(format_report(results))
+    return all(r.passed for r in results)
+
+
+def _guess_checks_file() -> Path:
+    found = sorted(Path.cwd().glob("*_checks.json"))
+    if len(found) != 1:
+        raise FileNotFoundError("expected exactly one *_checks.json next to the notebook")
+    return found[0]

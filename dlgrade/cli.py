@@ -1,0 +1,136 @@
+"""dlgrade: grade deep-learning homework (students: check; instructors: grade, selftest, generate)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dlgrade.errors import UsageError
+from dlgrade.registry import ASSIGNMENTS, get_assignment
+
+
+def _assignments(name: str | None) -> list:
+    return [get_assignment(n) for n in ([name] if name else ASSIGNMENTS)]
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from dlgrade.checks import find_checks_file, format_report, load_checks, run_checks
+    from dlgrade.submission import load_submission
+    from dlgrade.worker.client import WorkerClient
+
+    path = Path(args.file)
+    if not path.exists():
+        raise UsageError(f"no such file: {path}")
+    if path.suffix not in (".py", ".ipynb"):
+        raise UsageError(f"{path.name}: expected a .py or .ipynb file")
+    module = args.assignment or path.stem
+    if args.checks:
+        checks_file = Path(args.checks)
+    else:
+        try:
+            checks_file = find_checks_file(module, path.resolve().parent)
+        except FileNotFoundError:
+            if module not in ASSIGNMENTS:
+                raise UsageError(f"no {module}_checks.json next to {path.name}; name the assignment "
+                                 f"with --assignment ({', '.join(ASSIGNMENTS)})") from None
+            checks_file = get_assignment(module).template_dir / f"{module}_checks.json"
+    if not checks_file.exists():
+        raise UsageError(f"no such checks file: {checks_file}")
+    try:
+        data = load_checks(checks_file)
+    except (ValueError, KeyError) as exc:
+        raise UsageError(f"{checks_file.name} is not a valid checks file ({exc})") from None
+    submission = load_submission(path, data["assignment"])
+    if submission.problem:
+        raise UsageError(submission.problem)
+    with WorkerClient(submission, data["assignment"], data.get("forbidden", {})) as client:
+        results = run_checks(data, client.request)
+        report = client.load_report or {}
+    for error in report.get("errors", []):
+        print(f"While loading your code, {error['label']} raised {error['error']}")
+    print(format_report(results))
+    return 0 if all(r.passed for r in results) else 1
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from dlgrade.grade import grade, score_table
+
+    assignment = get_assignment(args.assignment)
+    results = grade(assignment, [Path(p) for p in args.submissions], Path(args.out))
+    print(score_table(results))
+    print(f"Results: {Path(args.out) / '<name>' / 'results.json'}; gradebook: {Path(args.out) / 'gradebook.csv'}")
+    return 0
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from dlgrade.selftest import format_rows, selftest
+
+    rows = [row for a in _assignments(args.assignment) for row in selftest(a)]
+    print(format_rows(rows))
+    return 0 if all(r.ok for r in rows) else 1
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from dlgrade.generate import generate
+
+    for assignment in _assignments(args.assignment):
+        for path in generate(assignment, Path(args.out) / assignment.name if args.out else None):
+            print(f"wrote {path}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dlgrade.grade import grade, score_table
+
+    status = cmd_selftest(argparse.Namespace(assignment=None))
+    out = Path(args.out)
+    for assignment in _assignments(None):
+        samples = sorted(p for p in assignment.samples_dir.iterdir() if p.suffix in (".py", ".ipynb"))
+        print(f"\nGrading the {len(samples)} sample submissions of {assignment.name}:")
+        print(score_table(grade(assignment, samples, out / assignment.name)))
+    print(f"\nResults and gradebooks are in {out}/")
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dlgrade", description=__doc__ or "")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check", help="run the public checks on your rnn.py / attention.py / .ipynb")
+    p.add_argument("file", help="your .py or .ipynb file")
+    p.add_argument("--assignment", help="assignment name (default: the file's name)")
+    p.add_argument("--checks", help="public checks file (default: <assignment>_checks.json next to the file)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("grade", help="grade submissions; write results.json files and gradebook.csv")
+    p.add_argument("--assignment", required=True, help=f"one of: {', '.join(ASSIGNMENTS)}")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("submissions", nargs="+", help=".py, .ipynb, folder or .zip")
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("selftest", help="grade the reference, the stubs and every catalogued mistake")
+    p.add_argument("--assignment", help="only this assignment")
+    p.set_defaults(func=cmd_selftest)
+
+    p = sub.add_parser("generate", help="regenerate student_template/ from solutions/")
+    p.add_argument("--assignment", help="only this assignment")
+    p.add_argument("--out", help="write here instead of student_template/")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("demo", help="self-test every assignment and grade the sample submissions")
+    p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: usage errors print one line and exit 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"dlgrade: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dlgrade: interrupted", file=sys.stderr)
+        return 130

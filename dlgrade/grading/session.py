@@ -1,0 +1,69 @@
+"""Run the pytest graders of one assignment in a child process (the trusted grading process)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlgrade.registry import Assignment
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A submission to grade under a unique ``name``."""
+
+    name: str
+    path: Path
+
+
+def unique_names(paths: list[Path]) -> list[Entry]:
+    """Name each submission by its file stem or folder name, suffixing ``-2``, ``-3`` on clashes."""
+    entries, seen = [], {}
+    for path in paths:
+        base = path.stem if path.is_file() else path.name
+        seen[base] = seen.get(base, 0) + 1
+        entries.append(Entry(base if seen[base] == 1 else f"{base}-{seen[base]}", path))
+    return entries
+
+
+def pytest_command(assignment: Assignment, *options: str) -> list[str]:
+    """The command line that runs the assignment's graders with the dlgrade plugin."""
+    return [sys.executable, "-m", "pytest", str(assignment.graders_dir), "-p", "dlgrade.grading.plugin",
+            "-p", "no:cacheprovider", "--import-mode=importlib", "-q", "--no-header",
+            "--rootdir", str(assignment.graders_dir), "--dlgrade-assignment", assignment.name, *options]
+
+
+def run_graders(assignment: Assignment, entries: list[Entry], results_dir: Path,
+                log: Path | None = None) -> subprocess.CompletedProcess:
+    """Grade ``entries`` in one pytest session; results land in ``results_dir/<name>/results.json``."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp:
+        manifest = Path(tmp) / "manifest.json"
+        manifest.write_text(json.dumps([{"name": e.name, "path": str(e.path.resolve())} for e in entries]))
+        command = pytest_command(assignment, "--dlgrade-manifest", str(manifest),
+                                 "--dlgrade-results", str(results_dir.resolve()))
+        proc = subprocess.run(command, capture_output=True, text=True, cwd=tmp)
+    if log is not None:
+        log.write_text(proc.stdout + proc.stderr)
+    return proc
+
+
+def record_public_checks(assignment: Assignment, path: Path) -> None:
+    """Run the public graders against the reference and write the students' checks file."""
+    with tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp:
+        proc = subprocess.run(pytest_command(assignment, "--dlgrade-record", str(path.resolve())),
+                              capture_output=True, text=True, cwd=tmp)
+    if proc.returncode != 0:
+        raise RuntimeError(f"recording the public checks of {assignment.name} failed:\n{proc.stdout}{proc.stderr}")
+
+
+def read_results(results_dir: Path, entries: list[Entry]) -> dict[str, dict | None]:
+    """Each entry's ``results.json`` (None where the grading run wrote none)."""
+    found = {}
+    for entry in entries:
+        path = results_dir / entry.name / "results.json"
+        found[entry.name] = json.loads(path.read_text()) if path.exists() else None
+    return found

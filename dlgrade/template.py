@@ -1,0 +1,77 @@
+"""Turn a reference solution into the student's skeleton.
+
+Between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` (each on a line of its own) the code is
+replaced by ``raise NotImplementedError(...)`` at the block's indentation. Everything outside the
+markers -- imports, ``__init__``, docstrings, the ``# TODO`` comments that explain each step --
+is kept as it is.
+"""
+from __future__ import annotations
+
+import ast
+import re
+
+BEGIN = re.compile(r"^([ \t]*)# BEGIN SOLUTION[ \t]*$")
+END = re.compile(r"^[ \t]*# END SOLUTION[ \t]*$")
+
+
+class MarkerError(ValueError):
+    """Solution markers are unbalanced or nested."""
+
+
+def _enclosing_names(source: str) -> dict[int, str]:
+    """Line number -> qualified name of the innermost function defined around it."""
+    names: dict[int, str] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                qualified = f"{prefix}{child.name}"
+                if not isinstance(child, ast.ClassDef):
+                    for line in range(child.lineno, (child.end_lineno or child.lineno) + 1):
+                        names[line] = qualified
+                visit(child, qualified + ".")
+
+    visit(ast.parse(source), "")
+    return names
+
+
+def make_stub(source: str) -> str:
+    """The skeleton of ``source``: solution blocks become ``raise NotImplementedError``."""
+    names = _enclosing_names(source)
+    out: list[str] = []
+    inside = False
+    for number, line in enumerate(source.splitlines(keepends=True), start=1):
+        begin = BEGIN.match(line.rstrip("\n"))
+        if begin:
+            if inside:
+                raise MarkerError(f"line {number}: BEGIN SOLUTION inside another solution block")
+            inside = True
+            where = names.get(number, "this part")
+            out.append(f'{begin.group(1)}raise NotImplementedError("TODO: implement {where}")\n')
+            continue
+        if END.match(line.rstrip("\n")):
+            if not inside:
+                raise MarkerError(f"line {number}: END SOLUTION without BEGIN SOLUTION")
+            inside = False
+            continue
+        if not inside:
+            out.append(line)
+    if inside:
+        raise MarkerError("BEGIN SOLUTION without END SOLUTION")
+    stub = "".join(out)
+    ast.parse(stub)
+    return stub
+
+
+def solution_bodies(source: str) -> list[str]:
+    """The code lines inside solution blocks (what must never reach students)."""
+    bodies, current, inside = [], [], False
+    for line in source.splitlines():
+        if BEGIN.match(line):
+            inside, current = True, []
+        elif END.match(line):
+            inside = False
+            bodies.append("\n".join(current))
+        elif inside:
+            current.append(line)
+    return bodies
