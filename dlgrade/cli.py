@@ -56,7 +56,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from dlgrade.grade import grade, score_table
 
     assignment = get_assignment(args.assignment)
-    results = grade(assignment, [Path(p) for p in args.submissions], Path(args.out))
+    results = grade(assignment, [Path(p) for p in args.submissions], Path(args.out), timeout=args.timeout)
     print(score_table(results))
     print(f"Results: {Path(args.out) / '<name>' / 'results.json'}; gradebook: {Path(args.out) / 'gradebook.csv'}")
     return 0
@@ -105,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("grade", help="grade submissions; write results.json files and gradebook.csv")
     p.add_argument("--assignment", required=True, help=f"one of: {', '.join(ASSIGNMENTS)}")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--timeout", type=float, default=20.0, help="seconds allowed per call into student code")
     p.add_argument("submissions", nargs="+", help=".py, .ipynb, folder or .zip")
     p.set_defaults(func=cmd_grade)
 

@@ -79,6 +79,8 @@ def _error(where: str, exc: BaseException) -> dict:
     message = f"{type(exc).__name__}: {exc}".strip()
     if isinstance(exc, SystemExit):
         message = f"SystemExit({exc.code!r}): your code called sys.exit()/exit()"
+    if isinstance(exc, NotImplementedError):
+        location = ""  # the stub's own raise: the message already says what to implement
     return {"ok": False, "error": message + location, "where": where}
 
 

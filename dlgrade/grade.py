@@ -10,14 +10,15 @@ from dlgrade.grading.session import Entry, read_results, run_graders, unique_nam
 from dlgrade.registry import Assignment
 
 
-def grade(assignment: Assignment, paths: list[Path], out_dir: Path) -> dict[str, dict]:
+def grade(assignment: Assignment, paths: list[Path], out_dir: Path,
+          timeout: float | None = None) -> dict[str, dict]:
     """Grade ``paths``; write ``out_dir/<name>/results.json`` and ``out_dir/gradebook.csv``."""
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise UsageError(f"no such file or folder: {missing[0]}")
     entries = unique_names(paths)
     out_dir.mkdir(parents=True, exist_ok=True)
-    proc = run_graders(assignment, entries, out_dir, log=out_dir / "grading.log")
+    proc = run_graders(assignment, entries, out_dir, log=out_dir / "grading.log", timeout=timeout)
     results = read_results(out_dir, entries)
     for entry in entries:
         if results[entry.name] is None:  # the grading run itself failed: still give a results file

@@ -17,7 +17,8 @@ import torch
 ALLOWED_DTYPES = {
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool",
 }
-MAX_DEPTH = 8
+MAX_DEPTH = 16
+FILE_DEPTH = 64
 
 
 class DecodeError(ValueError):
@@ -50,9 +51,9 @@ def as_plain_tensor(value: Any) -> torch.Tensor:
     return tensor_from_bytes(tensor_to_bytes(torch.Tensor._make_subclass(torch.Tensor, value.detach())))
 
 
-def pack(value: Any, blobs: list[bytes], depth: int = 0) -> Any:
+def pack(value: Any, blobs: list[bytes], depth: int = 0, max_depth: int = MAX_DEPTH) -> Any:
     """Replace tensors in ``value`` by ``{"$t": index}`` and append their bytes to ``blobs``."""
-    if depth > MAX_DEPTH:
+    if depth > max_depth:
         raise DecodeError("value is nested too deeply")
     if isinstance(value, torch.Tensor):
         blobs.append(tensor_to_bytes(value))
@@ -60,30 +61,30 @@ def pack(value: Any, blobs: list[bytes], depth: int = 0) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, tuple):
-        return {"$tuple": [pack(v, blobs, depth + 1) for v in value]}
+        return {"$tuple": [pack(v, blobs, depth + 1, max_depth) for v in value]}
     if isinstance(value, list):
-        return [pack(v, blobs, depth + 1) for v in value]
+        return [pack(v, blobs, depth + 1, max_depth) for v in value]
     if isinstance(value, dict):
-        return {"$dict": [[str(k), pack(v, blobs, depth + 1)] for k, v in value.items()]}
+        return {"$dict": [[str(k), pack(v, blobs, depth + 1, max_depth)] for k, v in value.items()]}
     return {"$obj": type(value).__name__}
 
 
-def unpack(skeleton: Any, blobs: list[bytes], depth: int = 0) -> Any:
+def unpack(skeleton: Any, blobs: list[bytes], depth: int = 0, max_depth: int = MAX_DEPTH) -> Any:
     """Inverse of :func:`pack`; unknown objects come back as :class:`Opaque`."""
-    if depth > MAX_DEPTH:
+    if depth > max_depth:
         raise DecodeError("value is nested too deeply")
     if skeleton is None or isinstance(skeleton, (bool, int, float, str)):
         return skeleton
     if isinstance(skeleton, list):
-        return [unpack(v, blobs, depth + 1) for v in skeleton]
+        return [unpack(v, blobs, depth + 1, max_depth) for v in skeleton]
     if isinstance(skeleton, dict) and len(skeleton) == 1:
         (key, inner), = skeleton.items()
         if key == "$t" and isinstance(inner, int) and 0 <= inner < len(blobs):
             return tensor_from_bytes(blobs[inner])
         if key == "$tuple" and isinstance(inner, list):
-            return tuple(unpack(v, blobs, depth + 1) for v in inner)
+            return tuple(unpack(v, blobs, depth + 1, max_depth) for v in inner)
         if key == "$dict" and isinstance(inner, list):
-            return {str(k): unpack(v, blobs, depth + 1) for k, v in inner}
+            return {str(k): unpack(v, blobs, depth + 1, max_depth) for k, v in inner}
         if key == "$obj":
             return Opaque(str(inner))
     raise DecodeError("malformed packed value")
@@ -102,10 +103,10 @@ class Opaque:
 def to_json(value: Any) -> Any:
     """Self-contained JSON form (tensors inline as base64 ``.npy``), for fixture files."""
     blobs: list[bytes] = []
-    skeleton = pack(value, blobs)
+    skeleton = pack(value, blobs, max_depth=FILE_DEPTH)
     return {"value": skeleton, "blobs": [base64.b64encode(b).decode("ascii") for b in blobs]}
 
 
 def from_json(data: Any) -> Any:
     """Inverse of :func:`to_json`."""
-    return unpack(data["value"], [base64.b64decode(b) for b in data["blobs"]])
+    return unpack(data["value"], [base64.b64decode(b) for b in data["blobs"]], max_depth=FILE_DEPTH)

@@ -37,14 +37,15 @@ def pytest_command(assignment: Assignment, *options: str) -> list[str]:
 
 
 def run_graders(assignment: Assignment, entries: list[Entry], results_dir: Path,
-                log: Path | None = None) -> subprocess.CompletedProcess:
+                log: Path | None = None, timeout: float | None = None) -> subprocess.CompletedProcess:
     """Grade ``entries`` in one pytest session; results land in ``results_dir/<name>/results.json``."""
     results_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp:
         manifest = Path(tmp) / "manifest.json"
         manifest.write_text(json.dumps([{"name": e.name, "path": str(e.path.resolve())} for e in entries]))
         command = pytest_command(assignment, "--dlgrade-manifest", str(manifest),
-                                 "--dlgrade-results", str(results_dir.resolve()))
+                                 "--dlgrade-results", str(results_dir.resolve()),
+                                 *(["--dlgrade-timeout", str(timeout)] if timeout else []))
         proc = subprocess.run(command, capture_output=True, text=True, cwd=tmp)
     if log is not None:
         log.write_text(proc.stdout + proc.stderr)
