@@ -1,0 +1,107 @@
+"""The worker process: student code runs there, answers come back as plain data."""
+import socket
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from dlgrade.errors import WorkerError
+from dlgrade.registry import get_assignment
+from dlgrade.submission import Chunk, Submission
+from dlgrade.tensorio import DecodeError, tensor_from_bytes
+from dlgrade.worker import protocol
+from dlgrade.worker.client import WorkerClient
+
+FORBIDDEN = get_assignment("attention").forbidden
+
+
+def client_for(source: str, **kwargs) -> WorkerClient:
+    return WorkerClient(Submission("t", [Chunk("t.py", source)]), "attention", FORBIDDEN, **kwargs)
+
+
+def call(target: str, *args, init=None):
+    return {"op": "call", "target": target, "init": init, "dtype": "float32", "method": "forward",
+            "args": list(args), "kwargs": {}, "grad_outputs": None, "state_dict": None}
+
+
+def test_worker_runs_code_in_another_process_and_returns_plain_tensors():
+    source = (
+        "import os, torch\n"
+        "class Liar(torch.Tensor):\n"
+        "    def __eq__(self, other): return True\n"
+        "def f(x):\n"
+        "    print('hello from the student')\n"
+        "    return (x * 2).as_subclass(Liar), os.getpid()\n"
+    )
+    with client_for(source) as client:
+        answer = client.request(call("f", torch.ones(2, 3)))
+    out, pid = answer["out"]
+    assert type(out) is torch.Tensor and torch.equal(out, torch.full((2, 3), 2.0))
+    assert pid != __import__("os").getpid()
+    assert "hello from the student" in answer["printed"]
+
+
+def test_exit_at_import_is_reported_and_names_are_missing():
+    with client_for("import sys\nsys.exit(3)\ndef f(x): return x\n") as client:
+        report = client.ensure_started()
+        answer = client.request(call("f", torch.ones(1)))
+    assert "SystemExit(3)" in report["errors"][0]["error"]
+    assert answer == {"ok": False, "error": "LookupError: f is not defined in your code", "where": "building",
+                      "printed": ""}
+
+
+def test_hard_exit_in_a_call_restarts_the_worker_for_the_next_call():
+    source = "import os\ndef die(x): os._exit(7)\ndef ok(x): return x + 1\n"
+    with client_for(source) as client:
+        with pytest.raises(WorkerError, match="ended the worker process.*exit status 7"):
+            client.request(call("die", torch.ones(1)))
+        assert torch.equal(client.request(call("ok", torch.ones(1)))["out"], torch.full((1,), 2.0))
+
+
+def test_infinite_loop_times_out_and_the_process_is_killed():
+    with client_for("def spin(x):\n    while True: pass\n", call_timeout=1.0) as client:
+        client.ensure_started()
+        proc = client._proc
+        start = time.monotonic()
+        with pytest.raises(WorkerError, match="timed out after 1 s"):
+            client.request(call("spin", torch.ones(1)))
+        assert time.monotonic() - start < 10
+        assert proc.poll() is not None
+
+
+def test_forbidden_builtins_are_detected_inside_calls():
+    source = (
+        "import torch\nimport torch.nn.functional as F\n"
+        "def sdpa(q, k, v): return F.scaled_dot_product_attention(q, k, v)\n"
+        "def mha(q):\n"
+        "    m = torch.nn.MultiheadAttention(4, 2, batch_first=True)\n"
+        "    return m(q, q, q)[0]\n"
+        "def fine(q): return q.softmax(-1)\n"
+    )
+    q = torch.randn(1, 3, 4)
+    with client_for(source) as client:
+        assert client.request(call("sdpa", q, q, q))["forbidden"] == [FORBIDDEN["scaled_dot_product_attention"]]
+        assert client.request(call("mha", q))["forbidden"] == [FORBIDDEN["multi_head_attention_forward"]]
+        assert client.request(call("fine", q))["forbidden"] == []
+
+
+def test_printed_output_is_capped():
+    with client_for("def f(x):\n    print('x' * 1_000_000)\n    return x\n") as client:
+        printed = client.request(call("f", torch.ones(1)))["printed"]
+    assert len(printed) < 70_000 and "more characters not shown" in printed
+
+
+def test_protocol_rejects_pickles_and_oversized_messages():
+    a, b = socket.socketpair()
+    with a, b:
+        protocol.send(a, {"x": torch.arange(3)})
+        assert torch.equal(protocol.receive(b)["x"], torch.arange(3))
+        protocol.send(a, {"x": torch.zeros(1000)})
+        with pytest.raises(DecodeError, match="too large"):
+            protocol.receive(b, max_blobs=100)
+    import io
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([object()], dtype=object), allow_pickle=True)
+    with pytest.raises(DecodeError):
+        tensor_from_bytes(buffer.getvalue())
