@@ -28,10 +28,28 @@ class CheckResult:
         return self.message is None
 
 
+class ChecksFileError(ValueError):
+    """A public checks file is missing, unreadable or not in the expected format."""
+
+
 def load_checks(path: Path) -> dict:
-    """Read a public checks file."""
-    data = json.loads(Path(path).read_text())
-    data["tests"] = tensorio.from_json(data["tests"])
+    """Read a public checks file; anything malformed raises :class:`ChecksFileError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ChecksFileError(f"{path} is not a file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or not isinstance(data.get("assignment"), str):
+            raise ValueError("no assignment name")
+        data["tests"] = tensorio.from_json(data["tests"])
+        for test in data["tests"]:
+            for check in test["checks"]:
+                if check["kind"] not in feedback.KINDS or not isinstance(check["request"], dict):
+                    raise ValueError("unknown check")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ChecksFileError(f"{path.name} is not a valid checks file ({type(exc).__name__}: {exc})") from None
+    if not data["tests"]:
+        raise ChecksFileError(f"{path.name} holds no checks")
     return data
 
 

@@ -14,7 +14,7 @@ def _assignments(name: str | None) -> list:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from dlgrade.checks import find_checks_file, format_report, load_checks, run_checks
+    from dlgrade.checks import ChecksFileError, find_checks_file, format_report, load_checks, run_checks
     from dlgrade.submission import load_submission
     from dlgrade.worker.client import WorkerClient
 
@@ -38,8 +38,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UsageError(f"no such checks file: {checks_file}")
     try:
         data = load_checks(checks_file)
-    except (ValueError, KeyError) as exc:
-        raise UsageError(f"{checks_file.name} is not a valid checks file ({exc})") from None
+    except ChecksFileError as exc:
+        raise UsageError(str(exc)) from None
     submission = load_submission(path, data["assignment"])
     if submission.problem:
         raise UsageError(submission.problem)

@@ -38,7 +38,7 @@ class Mistake:
 
 def strip_solution_markers(source: str) -> str:
     """Drop ``# BEGIN SOLUTION`` / ``# END SOLUTION`` lines, keeping the code between them."""
-    return re.sub(r"^[ \t]*# (BEGIN|END) SOLUTION[ \t]*\n", "", source, flags=re.M)
+    return re.sub(r"^[ \t]*# (BEGIN|END) SOLUTION[ \t]*\r?\n", "", source, flags=re.M)
 
 
 def module_from_source(source: str, module_name: str, filename: str) -> ModuleType:

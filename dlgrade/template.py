@@ -41,7 +41,7 @@ def make_stub(source: str) -> str:
     out: list[str] = []
     inside = False
     for number, line in enumerate(source.splitlines(keepends=True), start=1):
-        begin = BEGIN.match(line.rstrip("\n"))
+        begin = BEGIN.match(line.rstrip("\r\n"))
         if begin:
             if inside:
                 raise MarkerError(f"line {number}: BEGIN SOLUTION inside another solution block")
@@ -49,7 +49,7 @@ def make_stub(source: str) -> str:
             where = names.get(number, "this part")
             out.append(f'{begin.group(1)}raise NotImplementedError("TODO: implement {where}")\n')
             continue
-        if END.match(line.rstrip("\n")):
+        if END.match(line.rstrip("\r\n")):
             if not inside:
                 raise MarkerError(f"line {number}: END SOLUTION without BEGIN SOLUTION")
             inside = False

@@ -1,0 +1,161 @@
+"""The handout notebooks, executed for real with nbclient in a copy of ``student_template/<a>/``.
+
+* as handed out, every cell runs; the check cells print readable FAIL lines, no traceback;
+* filled with the reference's code, every check cell passes;
+* with a catalogued mistake applied, the check cell prints the mistake's ``Hint:``.
+
+One kernel per notebook; each notebook runs in its own copy of the template folder, so the check
+cells find ``<a>_checks.json`` next to the notebook as students' do.
+"""
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from dlgrade.grading.reference import ReferenceSet
+from dlgrade.mistakes import strip_solution_markers
+from dlgrade.notebook import split_questions
+from dlgrade.registry import ASSIGNMENTS, get_assignment
+from dlgrade.submission import CHECK_TAG
+
+pytestmark = pytest.mark.slow
+
+SUMMARY = re.compile(r"^(\d+) of (\d+) public checks passed\.$", re.M)
+
+
+def copy_template(assignment, tmp_path: Path) -> Path:
+    folder = tmp_path / assignment.name
+    shutil.copytree(assignment.template_dir, folder)
+    return folder
+
+
+def load_notebook(folder: Path, assignment) -> nbformat.NotebookNode:
+    return nbformat.read(folder / f"{assignment.module_name}.ipynb", as_version=4)
+
+
+def is_check_cell(cell) -> bool:
+    return cell.cell_type == "code" and CHECK_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def defined_target(cell, targets: list[str]) -> str | None:
+    """The question target a (non-check) code cell defines, if any."""
+    if cell.cell_type != "code" or is_check_cell(cell):
+        return None
+    names = [n.name for n in ast.parse(cell.source).body if isinstance(n, (ast.ClassDef, ast.FunctionDef))]
+    hits = [n for n in names if n in targets]
+    assert len(hits) <= 1, hits
+    return hits[0] if hits else None
+
+
+def fill(nb: nbformat.NotebookNode, assignment, source: str) -> nbformat.NotebookNode:
+    """Replace each question's code cell by that question's code from ``source`` (a whole module)."""
+    targets = [q.target for q in assignment.questions]
+    _, chunks = split_questions(source, targets)
+    code = dict(zip(targets, chunks))
+    replaced = []
+    for cell in nb.cells:
+        target = defined_target(cell, targets)
+        if target is not None:
+            cell.source = code[target]
+            replaced.append(target)
+    assert sorted(replaced) == sorted(targets)
+    return nb
+
+
+def execute(nb: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(folder)}})
+    client.execute()
+    return nb
+
+
+def cell_errors(nb: nbformat.NotebookNode) -> list[str]:
+    return [f"cell {i}: {out.get('ename')}: {out.get('evalue')}"
+            for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+            for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+
+
+def text_of(cell) -> str:
+    """Everything a cell printed (streams and text results)."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            parts.append(out.get("text", ""))
+        elif out.get("output_type") in ("execute_result", "display_data"):
+            parts.append(out.get("data", {}).get("text/plain", ""))
+        elif out.get("output_type") == "error":
+            parts.append("\n".join(out.get("traceback", [])))
+    return "".join(parts)
+
+
+def check_outputs(nb: nbformat.NotebookNode) -> dict[str, str]:
+    """Target -> printed output of its check cell."""
+    outputs = {}
+    for cell in nb.cells:
+        if is_check_cell(cell):
+            target = re.search(r"check\((['\"])(\w+)\1", cell.source).group(2)
+            outputs[target] = text_of(cell)
+    return outputs
+
+
+def result_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(("[PASS]", "[FAIL]"))]
+
+
+@pytest.fixture(params=ASSIGNMENTS)
+def assignment(request):
+    return get_assignment(request.param)
+
+
+def test_stub_notebook_runs_and_checks_fail_readably(assignment, tmp_path):
+    folder = copy_template(assignment, tmp_path)
+    nb = execute(load_notebook(folder, assignment), folder)
+    assert cell_errors(nb) == []
+    outputs = check_outputs(nb)
+    assert list(outputs) == [q.target for q in assignment.questions]
+    for target, text in outputs.items():
+        lines = result_lines(text)
+        assert lines, f"{target}: no result lines in {text!r}"
+        assert all(line.startswith("[FAIL]") for line in lines), text
+        assert "NotImplementedError" in text, text
+        assert f"TODO: implement {target}" in text, text
+        assert "Traceback" not in text, text
+        summary = SUMMARY.search(text)
+        assert summary and summary.group(1) == "0" and int(summary.group(2)) == len(lines), text
+
+
+def test_filled_notebook_passes_every_check(assignment, tmp_path):
+    folder = copy_template(assignment, tmp_path)
+    reference = strip_solution_markers(assignment.solution_path.read_text())
+    nb = execute(fill(load_notebook(folder, assignment), assignment, reference), folder)
+    assert cell_errors(nb) == []
+    outputs = check_outputs(nb)
+    assert list(outputs) == [q.target for q in assignment.questions]
+    for target, text in outputs.items():
+        lines = result_lines(text)
+        assert lines and all(line.startswith("[PASS]") for line in lines), text
+        assert "Traceback" not in text and "Hint:" not in text, text
+        summary = SUMMARY.search(text)
+        assert summary and summary.group(1) == summary.group(2) == str(len(lines)), text
+
+
+def test_notebook_with_a_catalogued_mistake_prints_its_hint(tmp_path):
+    assignment = get_assignment("rnn")
+    mistake = next(m for m in assignment.mistakes if m.id == "lstm_gate_order_ifog")
+    source = ReferenceSet(assignment).mistake_source(mistake)
+    folder = copy_template(assignment, tmp_path)
+    nb = execute(fill(load_notebook(folder, assignment), assignment, source), folder)
+    assert cell_errors(nb) == []
+    outputs = check_outputs(nb)
+    text = outputs["LSTMCell"]
+    assert any(line.startswith("[FAIL]") for line in result_lines(text)), text
+    assert any(line.strip() == f"Hint: {mistake.hint}" for line in text.splitlines()), text
+    assert "Traceback" not in text
+    # the GRU cell does not use the LSTM gates: its checks still pass
+    assert all(line.startswith("[PASS]") for line in result_lines(outputs["GRUCell"])), outputs["GRUCell"]
