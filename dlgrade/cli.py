@@ -2,11 +2,23 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from dlgrade.errors import UsageError
 from dlgrade.registry import ASSIGNMENTS, get_assignment
+
+
+def _positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds greater than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
 
 
 def _assignments(name: str | None) -> list:
@@ -105,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("grade", help="grade submissions; write results.json files and gradebook.csv")
     p.add_argument("--assignment", required=True, help=f"one of: {', '.join(ASSIGNMENTS)}")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--timeout", type=float, default=20.0, help="seconds allowed per call into student code")
+    p.add_argument("--timeout", type=_positive_seconds, default=20.0, help="seconds allowed per call into student code")
     p.add_argument("submissions", nargs="+", help=".py, .ipynb, folder or .zip")
     p.set_defaults(func=cmd_grade)
 

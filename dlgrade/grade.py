@@ -18,19 +18,36 @@ def grade(assignment: Assignment, paths: list[Path], out_dir: Path,
         raise UsageError(f"no such file or folder: {missing[0]}")
     entries = unique_names(paths)
     out_dir.mkdir(parents=True, exist_ok=True)
-    proc = run_graders(assignment, entries, out_dir, log=out_dir / "grading.log", timeout=timeout)
-    results = read_results(out_dir, entries)
+    for entry in entries:  # never report a previous run's results as this run's
+        (out_dir / entry.name / "results.json").unlink(missing_ok=True)
+    results: dict[str, dict] = {}
+    pending, logs = entries, []
+    while pending:
+        proc = run_graders(assignment, pending, out_dir, timeout=timeout)
+        logs.append(proc.stdout + proc.stderr)
+        results.update({k: v for k, v in read_results(out_dir, pending).items() if v is not None})
+        pending = [e for e in pending if e.name not in results]
+        if pending and proc.returncode < 0:
+            # the grading process was killed (results are written per submission as it goes):
+            # blame the submission it was on, and grade the others in a fresh run
+            culprit, pending = pending[0], pending[1:]
+            results[culprit.name] = _failed_run(
+                culprit, f"the grading process was killed (signal {-proc.returncode}) while grading it")
+        else:
+            for entry in pending:  # the graders themselves failed: still give a results file
+                results[entry.name] = _failed_run(
+                    entry, f"the grading run failed (pytest exit status {proc.returncode}); see grading.log")
+            pending = []
     for entry in entries:
-        if results[entry.name] is None:  # the grading run itself failed: still give a results file
-            results[entry.name] = _failed_run(entry, proc.returncode)
+        if not (out_dir / entry.name / "results.json").exists():
             write_results(out_dir / entry.name / "results.json", results[entry.name])
+    (out_dir / "grading.log").write_text("\n".join(logs))
     write_gradebook(out_dir / "gradebook.csv", entries, results)
-    return results
+    return {e.name: results[e.name] for e in entries}
 
 
-def _failed_run(entry: Entry, code: int) -> dict:
-    test = TestResult("grading run", 0.0, 0.0, f"the grading run failed (pytest exit status {code}); "
-                      "see grading.log", "visible")
+def _failed_run(entry: Entry, why: str) -> dict:
+    test = TestResult("grading run", 0.0, 0.0, why, "visible", ran=False)
     return gradescope_results([test], f"{entry.path.name}: not graded")
 
 

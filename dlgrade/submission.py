@@ -1,7 +1,6 @@
 """Turn what a student hands in (``.py``, ``.ipynb``, a folder or a zip) into code chunks."""
 from __future__ import annotations
 
-import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -12,7 +11,8 @@ from dlgrade.errors import UsageError
 
 CHECK_TAG = "dlgrade-check"
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
-_MAGIC = re.compile(r"^(\s*)([%!].*)$")
+# cell magics whose body is ordinary Python that IPython runs: the body is kept, the magic dropped
+PYTHON_BODY_CELL_MAGICS = {"time", "timeit", "capture", "prun", "memit", "memprofile"}
 
 
 @dataclass(frozen=True)
@@ -34,16 +34,30 @@ class Submission:
 
 
 def notebook_chunks(text: str, filename: str) -> list[Chunk]:
-    """Code cells of a notebook, minus check cells; IPython magics and shell lines commented out."""
+    """Code cells of a notebook, minus check cells.
+
+    IPython syntax (``%magic``, ``!shell``) is translated the way IPython does it, into
+    ``get_ipython()`` calls, which the worker answers with a do-nothing stand-in.
+    """
+    from IPython.core.inputtransformer2 import TransformerManager
+
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as exc:
         raise ValueError(f"{filename} is not a valid notebook ({type(exc).__name__})") from None
+    transformer = TransformerManager()
     chunks = []
     for index, cell in enumerate(nb.cells, start=1):
         if cell.get("cell_type") != "code" or CHECK_TAG in cell.get("metadata", {}).get("tags", []):
             continue
-        source = "\n".join(_MAGIC.sub(r"\1pass  # \2", line) for line in cell.source.splitlines())
+        source = cell.source
+        first, _, body = source.lstrip().partition("\n")
+        if first.startswith("%%") and first[2:].split(" ")[0] in PYTHON_BODY_CELL_MAGICS:
+            source = body
+        try:
+            source = transformer.transform_cell(source)
+        except Exception:  # leave it to the worker to report the syntax error
+            pass
         chunks.append(Chunk(f"{filename} cell {index}", source))
     return chunks
 
@@ -59,8 +73,8 @@ def _chunks_for(name: str, data: bytes) -> list[Chunk]:
 
 def _pick(names: list[str], module_name: str) -> str | None:
     """Choose the submission file among ``names`` (paths inside a folder or zip)."""
-    code = [n for n in names if n.endswith((".py", ".ipynb")) and not PurePosixPath(n).name.startswith(".")
-            and "__MACOSX" not in n and "/." not in n]
+    code = [n for n in names if n.endswith((".py", ".ipynb"))
+            and not any(part.startswith(".") or part == "__MACOSX" for part in PurePosixPath(n).parts)]
     for wanted in (f"{module_name}.py", f"{module_name}.ipynb"):
         exact = sorted((n for n in code if PurePosixPath(n).name == wanted), key=len)
         if exact:

@@ -45,7 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
     manifest = config.getoption("--dlgrade-manifest")
     entries = json.loads(Path(manifest).read_text()) if manifest else []
     config.stash[_state] = {"assignment": get_assignment(name) if name else None, "submissions": entries,
-                            "results": {e["name"]: {} for e in entries}, "records": [],
+                            "results": {e["name"]: {} for e in entries}, "records": [], "written": set(),
                             "started": time.monotonic()}
 
 
@@ -114,6 +114,7 @@ def submission(request: pytest.FixtureRequest, dlgrade_reference: ReferenceSet):
     finally:
         if client is not None:
             client.close()
+        _write_results(request.config, name)  # now, so a later crash of this run cannot lose it
 
 
 @pytest.fixture
@@ -177,11 +178,20 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         data = {"assignment": assignment.name, "format": 1, "forbidden": assignment.forbidden,
                 "tests": tensorio.to_json(state["records"])}
         Path(record).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    for name in state["results"]:
+        _write_results(config, name)
+
+
+def _write_results(config: pytest.Config, name: str) -> None:
+    """Write ``<results>/<name>/results.json`` once, from what the graders reported."""
+    state = config.stash[_state]
     results_dir = config.getoption("--dlgrade-results")
-    if results_dir:
-        elapsed = time.monotonic() - state["started"]
-        for name, tests in state["results"].items():
-            entry = next(e for e in state["submissions"] if e["name"] == name)
-            header = f"{state['assignment'].name}: {Path(entry['path']).name}"
-            results = gradescope_results(list(tests.values()), header, elapsed / max(1, len(state["results"])))
-            write_results(Path(results_dir) / name / "results.json", results)
+    if not results_dir or name in state["written"]:
+        return
+    state["written"].add(name)
+    entry = next(e for e in state["submissions"] if e["name"] == name)
+    header = f"{state['assignment'].name}: {Path(entry['path']).name}"
+    elapsed = time.monotonic() - state["started"]
+    results = gradescope_results(list(state["results"][name].values()), header, elapsed)
+    write_results(Path(results_dir) / name / "results.json", results)
+    state["started"] = time.monotonic()

@@ -18,10 +18,11 @@ class TestResult:
     max_score: float
     output: str
     visibility: str
+    ran: bool = True  # False for a placeholder when the grading run itself failed
 
     @property
     def passed(self) -> bool:
-        return self.score >= self.max_score
+        return self.ran and self.score >= self.max_score
 
     def to_gradescope(self, number: int) -> dict:
         return {"name": self.name, "number": str(number), "score": self.score,

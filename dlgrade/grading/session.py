@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -19,13 +20,26 @@ class Entry:
     path: Path
 
 
+def submission_name(path: Path) -> str:
+    """A safe folder name for a submission: its file stem or folder name."""
+    resolved = path.resolve()
+    base = resolved.stem if resolved.is_file() else resolved.name
+    base = re.sub(r"[^\w.@+-]+", "_", base).strip("._")
+    return base or "submission"
+
+
 def unique_names(paths: list[Path]) -> list[Entry]:
-    """Name each submission by its file stem or folder name, suffixing ``-2``, ``-3`` on clashes."""
-    entries, seen = [], {}
-    for path in paths:
-        base = path.stem if path.is_file() else path.name
-        seen[base] = seen.get(base, 0) + 1
-        entries.append(Entry(base if seen[base] == 1 else f"{base}-{seen[base]}", path))
+    """Name each submission (:func:`submission_name`), suffixing ``-2``, ``-3`` on clashes."""
+    bases = [submission_name(p) for p in paths]
+    reserved = set(bases)  # a suffixed name must not take another submission's own name
+    entries, used = [], set()
+    for path, base in zip(paths, bases):
+        name, n = base, 1
+        while name in used or (name != base and name in reserved):
+            n += 1
+            name = f"{base}-{n}"
+        used.add(name)
+        entries.append(Entry(name, path))
     return entries
 
 
@@ -37,7 +51,7 @@ def pytest_command(assignment: Assignment, *options: str) -> list[str]:
 
 
 def run_graders(assignment: Assignment, entries: list[Entry], results_dir: Path,
-                log: Path | None = None, timeout: float | None = None) -> subprocess.CompletedProcess:
+                timeout: float | None = None) -> subprocess.CompletedProcess:
     """Grade ``entries`` in one pytest session; results land in ``results_dir/<name>/results.json``."""
     results_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp:
@@ -45,11 +59,8 @@ def run_graders(assignment: Assignment, entries: list[Entry], results_dir: Path,
         manifest.write_text(json.dumps([{"name": e.name, "path": str(e.path.resolve())} for e in entries]))
         command = pytest_command(assignment, "--dlgrade-manifest", str(manifest),
                                  "--dlgrade-results", str(results_dir.resolve()),
-                                 *(["--dlgrade-timeout", str(timeout)] if timeout else []))
-        proc = subprocess.run(command, capture_output=True, text=True, cwd=tmp)
-    if log is not None:
-        log.write_text(proc.stdout + proc.stderr)
-    return proc
+                                 *(["--dlgrade-timeout", str(timeout)] if timeout is not None else []))
+        return subprocess.run(command, capture_output=True, text=True, cwd=tmp)
 
 
 def record_public_checks(assignment: Assignment, path: Path) -> None:

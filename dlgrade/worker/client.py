@@ -16,7 +16,7 @@ from dlgrade.submission import Submission
 from dlgrade.tensorio import DecodeError
 from dlgrade.worker import protocol
 
-LOAD_TIMEOUT = 60.0
+START_TIMEOUT = 60.0  # starting Python and importing torch, before any student code runs
 CALL_TIMEOUT = 20.0
 
 
@@ -36,12 +36,12 @@ class WorkerClient:
     """
 
     def __init__(self, submission: Submission, module_name: str, forbidden: Mapping[str, str],
-                 call_timeout: float = CALL_TIMEOUT, load_timeout: float = LOAD_TIMEOUT) -> None:
+                 call_timeout: float = CALL_TIMEOUT) -> None:
         self.submission = submission
         self.module_name = module_name
         self.forbidden = dict(forbidden)
         self.call_timeout = call_timeout
-        self.load_timeout = load_timeout
+        self._load_failure: str | None = None
         self._proc: subprocess.Popen | None = None
         self._sock: socket.socket | None = None
         self._scratch: tempfile.TemporaryDirectory | None = None
@@ -66,14 +66,21 @@ class WorkerClient:
             child.close()
             log.close()
         self._sock = parent
+        self._receive(START_TIMEOUT, "starting the worker")
         hello = {"module_name": self.module_name, "forbidden": self.forbidden,
                  "chunks": [{"label": c.label, "source": c.source} for c in self.submission.chunks]}
-        report = self._exchange(hello, self.load_timeout, "loading your code")
+        try:
+            report = self._exchange(hello, self.call_timeout, "loading your code")
+        except WorkerError as exc:  # the code itself hangs or kills the process: do not retry it
+            self._load_failure = str(exc)
+            raise
         self.load_report = report
         return report
 
     def ensure_started(self) -> dict:
         """Start the worker if it is not running; return the load report."""
+        if self._load_failure is not None:
+            raise WorkerError(self._load_failure)
         if self._proc is None or self._proc.poll() is not None:
             return self._start()
         assert self.load_report is not None
@@ -108,16 +115,26 @@ class WorkerClient:
         return self._exchange(dict(request), self.call_timeout, "running your code")
 
     def _exchange(self, message: dict, timeout: float, doing: str) -> dict:
+        assert self._sock is not None
+        try:
+            protocol.send(self._sock, message)
+        except OSError:
+            pass  # a dead worker shows up as end-of-file in _receive
+        return self._receive(timeout, doing)
+
+    def _receive(self, timeout: float, doing: str) -> dict:
         assert self._sock is not None and self._proc is not None
         self._sock.settimeout(timeout)
         try:
-            protocol.send(self._sock, message)
             response = protocol.receive(self._sock)
         except (socket.timeout, TimeoutError):
             self.close()
             raise WorkerError(f"timed out after {timeout:g} s while {doing} (an infinite loop?)") from None
         except (EOFError, ConnectionError, OSError):
-            code = self._proc.wait(timeout=5) if self._proc else None
+            try:
+                code = self._proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:  # alive but closed its end of the socket
+                code = None
             self.close()
             raise WorkerError(f"your code ended the worker process while {doing}"
                               f" (exit status {code}; sys.exit, os._exit or a crash?)") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import linecache
 import os
 import socket
 import sys
@@ -48,15 +49,26 @@ class _CappedText(io.TextIOBase):
         return text
 
 
+class _NoIPython:
+    """Stands in for ``get_ipython()`` in notebook code: magics and shell escapes do nothing."""
+
+    def __getattr__(self, name: str):
+        return lambda *args, **kwargs: None
+
+
 def load(module_name: str, chunks: list[dict]) -> tuple[dict, list[dict]]:
     """Execute the code chunks as module ``module_name``; a failing chunk does not stop the rest."""
     module = types.ModuleType(module_name)
     module.__file__ = os.path.abspath(f"{module_name}.py")
+    module.get_ipython = _NoIPython
     sys.modules[module_name] = module
     errors = []
     for chunk in chunks:
+        source = chunk["source"]
+        # register the text so tracebacks can quote the student's line
+        linecache.cache[chunk["label"]] = (len(source), None, source.splitlines(True), chunk["label"])
         try:
-            code = compile(chunk["source"], chunk["label"], "exec")
+            code = compile(source, chunk["label"], "exec")
             exec(code, module.__dict__)
         except BaseException as exc:  # student code: anything can come out, SystemExit included
             response = execute._error("loading", exc)
@@ -68,6 +80,7 @@ def serve(sock: socket.socket) -> None:
     """Answer requests on ``sock`` until it closes."""
     torch.set_num_threads(1)
     printed = _CappedText()
+    protocol.send(sock, {"ok": True, "ready": True})
     hello = protocol.receive(sock)
     with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
         namespace, errors = load(hello["module_name"], hello["chunks"])
