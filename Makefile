@@ -11,12 +11,12 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	# torch is pinned here (a CPU wheel of this version is on the build machines); pyproject declares a range
 	$(BIN)/pip install -q torch==2.13.0 $(PIP_QUIET)
-	$(BIN)/pip install -q -e . $(PIP_QUIET)
-	$(BIN)/python -c "import torch, numpy, nbformat, nbclient, pytest, dlgrade; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	$(BIN)/pip install -q -e '.[otter]' $(PIP_QUIET)
+	$(BIN)/python -c "import torch, numpy, nbformat, nbclient, pytest, otter, dlgrade; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
