@@ -4,7 +4,7 @@ Grading costs a few seconds per run plus about 1.5 s per submission, so every su
 assignment is written into one folder and graded by ONE ``dlgrade grade`` run. The runs (rnn,
 attention, a small rnn batch with ``--timeout 2``, and two tiny ones for failed grading runs) are
 started together, in threads, the first time a test needs one; each test then reads the
-``results.json`` files it needs. Tests marked ``xfail(strict=True)`` document product bugs.
+``results.json`` files it needs.
 
 Submissions are the reference solutions (``solutions/<a>.py``) with small textual edits: broken
 at import, crashing, hanging, returning garbage, using forbidden torch built-ins, modifying their

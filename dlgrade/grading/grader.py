@@ -7,8 +7,6 @@ answer in this trusted process and raises :class:`GradeFailure` with the feedbac
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
 from dlgrade import feedback
 from dlgrade.errors import GradeFailure, WorkerError
 from dlgrade.grading.reference import ReferenceSet
@@ -65,8 +63,7 @@ class Grader:
         if self.recorder is not None:
             mistakes = [[hint, response] for hint, response in self.reference.mistake_responses(request)
                         if feedback.problems(kind, request, expected, response)]
-            self.recorder.append({"kind": kind, "request": request, "expected": _strip(expected),
-                                  "mistakes": [[h, _strip(r)] for h, r in mistakes]})
+            self.recorder.append({"kind": kind, "request": request, "expected": expected, "mistakes": mistakes})
             return
         assert self.target is not None, "a Grader needs a target or a recorder"
         try:
@@ -78,8 +75,3 @@ class Grader:
         if message is not None:
             extra = self.context()
             raise GradeFailure(message + (f"\n{extra}" if extra else ""))
-
-
-def _strip(response: dict) -> dict[str, Any]:
-    """Drop what the public fixtures need not carry (student output, inputs_changed flags)."""
-    return {k: v for k, v in response.items() if k not in ("printed",)}
