@@ -11,11 +11,26 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import dlgrade
 from dlgrade.errors import WorkerError
 from dlgrade.submission import Submission
 from dlgrade.tensorio import DecodeError
 from dlgrade.worker import protocol
 
+# Start the worker with -I (no user site, no cwd or PYTHONPATH on sys.path) and import exactly the
+# dlgrade package this process runs, by file location: nothing beside it becomes importable, and it
+# works the same for an installed, an editable or a vendored (student handout) copy.
+_BOOT = (
+    "import importlib.util, os, sys\n"
+    "init = sys.argv[2]\n"
+    "spec = importlib.util.spec_from_file_location('dlgrade', init,"
+    " submodule_search_locations=[os.path.dirname(init)])\n"
+    "module = importlib.util.module_from_spec(spec)\n"
+    "sys.modules['dlgrade'] = module\n"
+    "spec.loader.exec_module(module)\n"
+    "from dlgrade.worker.server import main\n"
+    "main(sys.argv[1:2])\n"
+)
 START_TIMEOUT = 60.0  # starting Python and importing torch, before any student code runs
 CALL_TIMEOUT = 20.0
 
@@ -58,7 +73,7 @@ class WorkerClient:
         log = open(scratch / ".worker-output", "wb")
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "dlgrade.worker.server", str(child.fileno())],
+                [sys.executable, "-I", "-c", _BOOT, str(child.fileno()), dlgrade.__file__],
                 pass_fds=[child.fileno()], cwd=scratch, env=_worker_env(),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             )

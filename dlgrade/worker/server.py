@@ -1,4 +1,4 @@
-"""Worker entry point: ``python -I -m dlgrade.worker.server FD``.
+"""Worker entry point: ``main([FD])``, started by :class:`dlgrade.worker.client.WorkerClient`.
 
 Runs in its own process, in a scratch folder, with the student's code. It receives a ``load``
 message with the submission's code chunks and the names of forbidden torch functions, then
