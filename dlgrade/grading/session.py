@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -43,6 +44,11 @@ def unique_names(paths: list[Path]) -> list[Entry]:
     return entries
 
 
+def _grader_env(assignment: Assignment) -> dict[str, str]:
+    """The child's environment: it finds the assignment's files where ``assignment`` does."""
+    return dict(os.environ, DLGRADE_ROOT=str(assignment.root))
+
+
 def pytest_command(assignment: Assignment, *options: str) -> list[str]:
     """The command line that runs the assignment's graders with the dlgrade plugin."""
     return [sys.executable, "-m", "pytest", str(assignment.graders_dir), "-p", "dlgrade.grading.plugin",
@@ -60,14 +66,14 @@ def run_graders(assignment: Assignment, entries: list[Entry], results_dir: Path,
         command = pytest_command(assignment, "--dlgrade-manifest", str(manifest),
                                  "--dlgrade-results", str(results_dir.resolve()),
                                  *(["--dlgrade-timeout", str(timeout)] if timeout is not None else []))
-        return subprocess.run(command, capture_output=True, text=True, cwd=tmp)
+        return subprocess.run(command, capture_output=True, text=True, cwd=tmp, env=_grader_env(assignment))
 
 
 def record_public_checks(assignment: Assignment, path: Path) -> None:
     """Run the public graders against the reference and write the students' checks file."""
     with tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp:
         proc = subprocess.run(pytest_command(assignment, "--dlgrade-record", str(path.resolve())),
-                              capture_output=True, text=True, cwd=tmp)
+                              capture_output=True, text=True, cwd=tmp, env=_grader_env(assignment))
     if proc.returncode != 0:
         raise RuntimeError(f"recording the public checks of {assignment.name} failed:\n{proc.stdout}{proc.stderr}")
 
