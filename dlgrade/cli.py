@@ -91,6 +91,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    from dlgrade.build import build
+
+    out = Path(args.out)
+    for assignment in _assignments(args.assignment):
+        for path in build(assignment, out):
+            print(f"wrote {path}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from dlgrade.grade import grade, score_table
 
@@ -129,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--assignment", help="only this assignment")
     p.add_argument("--out", help="write here instead of student_template/")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("build", help="write student.zip, autograder.zip (Otter) and solutions.zip per assignment")
+    p.add_argument("--out", required=True, help="output folder (DIR/<assignment>/...)")
+    p.add_argument("--assignment", help="only this assignment")
+    p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("demo", help="self-test every assignment and grade the sample submissions")
     p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
