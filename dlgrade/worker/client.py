@@ -15,13 +15,16 @@ import dlgrade
 from dlgrade.errors import WorkerError
 from dlgrade.submission import Submission
 from dlgrade.tensorio import DecodeError
-from dlgrade.worker import protocol
+from dlgrade.worker import protocol, sandbox
+from dlgrade.worker.limits import Limits
 
 # Start the worker with -I (no user site, no cwd or PYTHONPATH on sys.path) and import exactly the
 # dlgrade package this process runs, by file location: nothing beside it becomes importable, and it
 # works the same for an installed, an editable or a vendored (student handout) copy.
 _BOOT = (
     "import importlib.util, os, sys\n"
+    "if sys.argv[3] == 'drop' and os.getuid() == 0:\n"  # root in the sandbox: become nobody first
+    "    os.setgroups([]); os.setgid(%d); os.setuid(%d)\n"
     "init = sys.argv[2]\n"
     "spec = importlib.util.spec_from_file_location('dlgrade', init,"
     " submodule_search_locations=[os.path.dirname(init)])\n"
@@ -30,16 +33,15 @@ _BOOT = (
     "spec.loader.exec_module(module)\n"
     "from dlgrade.worker.server import main\n"
     "main(sys.argv[1:2])\n"
-)
+) % (sandbox.NOBODY, sandbox.NOBODY)
 START_TIMEOUT = 60.0  # starting Python and importing torch, before any student code runs
 CALL_TIMEOUT = 20.0
 
 
-def _worker_env() -> dict[str, str]:
-    keep = ("PATH", "LANG", "LC_ALL", "HOME", "SYSTEMROOT")
-    env = {k: os.environ[k] for k in keep if k in os.environ}
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-               PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
+def _worker_env(scratch: Path) -> dict[str, str]:
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(scratch),
+           "TMPDIR": str(scratch), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "OPENBLAS_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
     return env
 
 
@@ -51,11 +53,14 @@ class WorkerClient:
     """
 
     def __init__(self, submission: Submission, module_name: str, forbidden: Mapping[str, str],
-                 call_timeout: float = CALL_TIMEOUT) -> None:
+                 call_timeout: float = CALL_TIMEOUT, limits: Limits | None = None,
+                 hide: tuple[str | Path, ...] = ()) -> None:
         self.submission = submission
         self.module_name = module_name
         self.forbidden = dict(forbidden)
         self.call_timeout = call_timeout
+        self.limits = limits or Limits()
+        self.hide = hide
         self._load_failure: str | None = None
         self._proc: subprocess.Popen | None = None
         self._sock: socket.socket | None = None
@@ -69,12 +74,19 @@ class WorkerClient:
         scratch = Path(self._scratch.name)
         if self.submission.path is not None and self.submission.path.is_file():
             (scratch / self.submission.path.name).write_bytes(self.submission.path.read_bytes())
+        env = _worker_env(scratch)
+        prefix = sandbox.bwrap_command(scratch, env, hide=self.hide)
+        drop = prefix is not None and os.geteuid() == 0
+        if drop:  # the worker becomes nobody: let it use its scratch folder
+            for path in (scratch, *scratch.iterdir()):
+                os.chown(path, sandbox.NOBODY, sandbox.NOBODY)
         parent, child = socket.socketpair()
         log = open(scratch / ".worker-output", "wb")
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-c", _BOOT, str(child.fileno()), dlgrade.__file__],
-                pass_fds=[child.fileno()], cwd=scratch, env=_worker_env(),
+                [*(prefix or []), sys.executable, "-I", "-c", _BOOT, str(child.fileno()), dlgrade.__file__,
+                 "drop" if drop else "stay"],
+                pass_fds=[child.fileno()], cwd=scratch, env=env,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             )
         finally:
@@ -83,6 +95,7 @@ class WorkerClient:
         self._sock = parent
         self._receive(START_TIMEOUT, "starting the worker")
         hello = {"module_name": self.module_name, "forbidden": self.forbidden,
+                 "limits": self.limits.to_message(sandbox.NOBODY if drop else os.geteuid()),
                  "chunks": [{"label": c.label, "source": c.source} for c in self.submission.chunks]}
         try:
             report = self._exchange(hello, self.call_timeout, "loading your code")

@@ -22,7 +22,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 import torch  # noqa: E402
 
 from dlgrade import execute  # noqa: E402
-from dlgrade.worker import protocol  # noqa: E402
+from dlgrade.worker import limits, protocol  # noqa: E402
 
 OUTPUT_LIMIT = 64 * 1024
 
@@ -82,6 +82,8 @@ def serve(sock: socket.socket) -> None:
     printed = _CappedText()
     protocol.send(sock, {"ok": True, "ready": True})
     hello = protocol.receive(sock)
+    if hello.get("limits"):
+        limits.apply(hello["limits"])
     with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
         namespace, errors = load(hello["module_name"], hello["chunks"])
     forbidden = hello.get("forbidden", {})

@@ -1,0 +1,72 @@
+"""Resource limits of a worker, set (soft = hard) before any student code runs."""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-worker limits; a worker restarted after a crash gets them afresh.
+
+    Attributes:
+        memory_mb: address space the student's code may add to what Python and torch already use.
+        cpu_seconds: CPU time for the whole worker process.
+        processes: processes/threads the worker may add (RLIMIT_NPROC counts per user, so the
+            trusted side adds what that user already runs).
+        open_files: file descriptors.
+        file_size_mb: largest file it may write.
+    """
+
+    memory_mb: int = 2048
+    cpu_seconds: int = 300
+    processes: int = 32
+    open_files: int = 256
+    file_size_mb: int = 64
+
+    def to_message(self, uid: int) -> dict:
+        """Plain data for the worker, with the process limit made absolute for ``uid``."""
+        return asdict(self) | {"processes": self.processes + count_processes(uid)}
+
+
+def count_processes(uid: int) -> int:
+    """Processes and threads that ``uid`` runs now (what RLIMIT_NPROC counts)."""
+    total = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        if fields.get("Uid", "").split()[:1] == [str(uid)]:
+            total += int(fields.get("Threads", "1").strip() or 1)
+    return total
+
+
+def _vm_size() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def apply(limits: dict) -> None:
+    """In the worker: set the limits (soft and hard, so student code cannot raise them)."""
+    import resource
+
+    mb = 1024 * 1024
+    wanted = {
+        resource.RLIMIT_AS: _vm_size() + limits["memory_mb"] * mb,
+        resource.RLIMIT_CPU: limits["cpu_seconds"],
+        resource.RLIMIT_NPROC: limits["processes"],
+        resource.RLIMIT_NOFILE: limits["open_files"],
+        resource.RLIMIT_FSIZE: limits["file_size_mb"] * mb,
+        resource.RLIMIT_CORE: 0,
+    }
+    for key, value in wanted.items():
+        soft, hard = resource.getrlimit(key)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(key, (value, value))
+    os.environ["DLGRADE_LIMITS"] = "set"
