@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dlgrade.errors import UsageError
-from dlgrade.registry import ASSIGNMENTS, get_assignment
+from dlgrade.registry import ASSIGNMENTS, Assignment, get_assignment
+
+if TYPE_CHECKING:
+    from dlgrade.gradebook import Graded
 
 
 def _positive_seconds(text: str) -> float:
@@ -64,13 +69,40 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if all(r.passed for r in results) else 1
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number greater than 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def _grade_with_progress(assignment: Assignment, paths: list[Path], out: Path, timeout: float | None = None,
+                         jobs: int | None = None) -> list[Graded]:
+    """Grade a batch (report included), showing progress as submissions finish."""
+    from dlgrade.grade import grade_batch
+    from dlgrade.progress import Progress
+
+    progress = Progress()
+    try:
+        return grade_batch(assignment, paths, out, timeout=timeout, jobs=jobs, progress=progress,
+                           on_start=progress.start)
+    finally:
+        progress.close()
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
-    from dlgrade.grade import grade, score_table
+    from dlgrade.grade import score_table
 
     assignment = get_assignment(args.assignment)
-    results = grade(assignment, [Path(p) for p in args.submissions], Path(args.out), timeout=args.timeout)
-    print(score_table(results))
-    print(f"Results: {Path(args.out) / '<name>' / 'results.json'}; gradebook: {Path(args.out) / 'gradebook.csv'}")
+    out = Path(args.out)
+    batch = _grade_with_progress(assignment, [Path(p) for p in args.submissions], out, args.timeout, args.jobs)
+    print(score_table(batch))
+    print(f"Results: {out / '<name>' / 'results.json'}; gradebook: {out / 'gradebook.csv'}")
+    print(f"Report: {out / 'report.html'}")
     return 0
 
 
@@ -102,15 +134,18 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from dlgrade.grade import grade, score_table
+    from dlgrade.grade import score_table
 
     status = cmd_selftest(argparse.Namespace(assignment=None))
     out = Path(args.out)
+    reports = []
     for assignment in _assignments(None):
         samples = sorted(p for p in assignment.samples_dir.iterdir() if p.suffix in (".py", ".ipynb"))
-        print(f"\nGrading the {len(samples)} sample submissions of {assignment.name}:")
-        print(score_table(grade(assignment, samples, out / assignment.name)))
-    print(f"\nResults and gradebooks are in {out}/")
+        print(f"\nGrading the {len(samples)} sample submissions of {assignment.name} as one batch:")
+        print(score_table(_grade_with_progress(assignment, samples, out / assignment.name)))
+        reports.append(out / assignment.name / "report.html")
+        print(f"Report: {reports[-1]}")
+    print(f"\nResults, gradebooks and reports are in {out}/; open {' and '.join(map(str, reports))} in a browser")
     return status
 
 
@@ -124,11 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checks", help="public checks file (default: <assignment>_checks.json next to the file)")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("grade", help="grade submissions; write results.json files and gradebook.csv")
+    p = sub.add_parser("grade", help="grade submissions; write results.json files, gradebook.csv and report.html")
     p.add_argument("--assignment", required=True, help=f"one of: {', '.join(ASSIGNMENTS)}")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--timeout", type=_positive_seconds, default=20.0, help="seconds allowed per call into student code")
-    p.add_argument("submissions", nargs="+", help=".py, .ipynb, folder or .zip")
+    p.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
+                   help="grading sessions run at once (default: the number of CPUs, %(default)s here)")
+    p.add_argument("submissions", nargs="+",
+                   help=".py, .ipynb, folder or .zip; or a Gradescope export (folder or .zip with submission_metadata.yml)")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("selftest", help="grade the reference, the stubs and every catalogued mistake")

@@ -1,49 +1,56 @@
-"""``dlgrade grade``: grade a batch of submissions and write results and a gradebook."""
+"""``dlgrade grade``: grade a batch of submissions in parallel; write results, gradebook and report.
+
+The submissions are split into up to ``jobs`` chunks and each chunk is graded by its own pytest
+session (:func:`run_graders`), all at once. ``results.json`` files are written per submission as
+each session goes, which is how progress is followed and how a killed session is survived.
+"""
 from __future__ import annotations
 
-import csv
+import contextlib
+import os
+import tempfile
+import threading
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import Callable
 
 from dlgrade.errors import UsageError
+from dlgrade.exports import expand_export, is_export
+from dlgrade.gradebook import Graded, score_table, write_gradebook
 from dlgrade.grading.results import TestResult, gradescope_results, write_results
-from dlgrade.grading.session import Entry, read_results, run_graders, unique_names
+from dlgrade.grading.session import Entry, read_results, run_graders, safe_name, submission_name, uniquify
 from dlgrade.registry import Assignment
 
+__all__ = ["grade", "grade_batch", "collect_entries", "split_chunks", "score_table", "write_gradebook"]
 
-def grade(assignment: Assignment, paths: list[Path], out_dir: Path,
-          timeout: float | None = None) -> dict[str, dict]:
-    """Grade ``paths``; write ``out_dir/<name>/results.json`` and ``out_dir/gradebook.csv``."""
-    missing = [p for p in paths if not p.exists()]
-    if missing:
-        raise UsageError(f"no such file or folder: {missing[0]}")
-    entries = unique_names(paths)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for entry in entries:  # never report a previous run's results as this run's
-        (out_dir / entry.name / "results.json").unlink(missing_ok=True)
-    results: dict[str, dict] = {}
-    pending, logs = entries, []
-    while pending:
-        proc = run_graders(assignment, pending, out_dir, timeout=timeout)
-        logs.append(proc.stdout + proc.stderr)
-        results.update({k: v for k, v in read_results(out_dir, pending).items() if v is not None})
-        pending = [e for e in pending if e.name not in results]
-        if pending and proc.returncode < 0:
-            # the grading process was killed (results are written per submission as it goes):
-            # blame the submission it was on, and grade the others in a fresh run
-            culprit, pending = pending[0], pending[1:]
-            results[culprit.name] = _failed_run(
-                culprit, f"the grading process was killed (signal {-proc.returncode}) while grading it")
+ProgressCallback = Callable[[Entry, dict], None]
+POLL_S = 0.2
+
+
+def collect_entries(paths: list[Path], workdir: Path) -> list[Entry]:
+    """One uniquely named entry per submission; a Gradescope export gives one per student folder
+    (named after the student; a zip export is extracted under ``workdir``)."""
+    found: list[tuple[str, Path, str, str]] = []  # (base name, path, label, email)
+    for index, path in enumerate(paths):
+        if is_export(path):
+            for sub in expand_export(path, workdir / f"export-{index}"):
+                found.append((safe_name(sub.name), sub.path, sub.name, sub.email))
         else:
-            for entry in pending:  # the graders themselves failed: still give a results file
-                results[entry.name] = _failed_run(
-                    entry, f"the grading run failed (pytest exit status {proc.returncode}); see grading.log")
-            pending = []
-    for entry in entries:
-        if not (out_dir / entry.name / "results.json").exists():
-            write_results(out_dir / entry.name / "results.json", results[entry.name])
-    (out_dir / "grading.log").write_text("\n".join(logs))
-    write_gradebook(out_dir / "gradebook.csv", entries, results)
-    return {e.name: results[e.name] for e in entries}
+            found.append((submission_name(path), path, "", ""))
+    names = uniquify([base for base, *_ in found])
+    return [Entry(name, path, label, email) for name, (_, path, label, email) in zip(names, found)]
+
+
+def split_chunks(entries: list[Entry], jobs: int) -> list[list[Entry]]:
+    """``entries`` in at most ``jobs`` contiguous chunks of near-equal size."""
+    count = max(1, min(jobs, len(entries)))
+    size, extra = divmod(len(entries), count)
+    chunks, start = [], 0
+    for i in range(count):
+        end = start + size + (i < extra)
+        chunks.append(entries[start:end])
+        start = end
+    return [c for c in chunks if c]
 
 
 def _failed_run(entry: Entry, why: str) -> dict:
@@ -51,22 +58,107 @@ def _failed_run(entry: Entry, why: str) -> dict:
     return gradescope_results([test], f"{entry.path.name}: not graded")
 
 
-def write_gradebook(path: Path, entries: list[Entry], results: dict[str, dict]) -> None:
-    """One row per submission: name, score, max_score."""
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["name", "score", "max_score"])
-        for entry in entries:
-            result = results[entry.name]
-            writer.writerow([entry.name, f"{result['score']:g}", f"{result.get('max_score', 0):g}"])
+def _grade_chunk(assignment: Assignment, entries: list[Entry], out_dir: Path, timeout: float | None,
+                 stop: threading.Event) -> tuple[dict[str, dict], list[str]]:
+    """Grade ``entries`` in one pytest session (more after a killed one); every entry gets a results file."""
+    results: dict[str, dict] = {}
+    pending, logs = entries, []
+
+    def fail(entry: Entry, why: str) -> None:  # written now, so that progress sees it
+        results[entry.name] = _failed_run(entry, why)
+        write_results(out_dir / entry.name / "results.json", results[entry.name])
+
+    while pending and not stop.is_set():
+        try:
+            proc = run_graders(assignment, pending, out_dir, timeout=timeout)
+        except OSError as exc:
+            logs.append(f"could not start the graders: {exc}")
+            for entry in pending:
+                fail(entry, f"the grading run could not start ({exc})")
+            break
+        logs.append(proc.stdout + proc.stderr)
+        results.update({k: v for k, v in read_results(out_dir, pending).items() if v is not None})
+        pending = [e for e in pending if e.name not in results]
+        if not pending or stop.is_set():
+            break
+        if proc.returncode < 0:
+            # the grading process was killed (results are written per submission as it goes):
+            # blame the submission it was on, and grade the others in a fresh run
+            culprit, pending = pending[0], pending[1:]
+            fail(culprit, f"the grading process was killed (signal {-proc.returncode}) while grading it")
+        else:
+            for entry in pending:  # the graders themselves failed: still give a results file
+                fail(entry, f"the grading run failed (pytest exit status {proc.returncode}); see grading.log")
+            pending = []
+    return results, logs
 
 
-def score_table(results: dict[str, dict]) -> str:
-    """Plain-text table: name, score, tests passed."""
-    width = max([len(n) for n in results] + [10])
-    lines = [f"{'submission':<{width}}  {'score':>11}  passed", "-" * (width + 22)]
-    for name, result in results.items():
-        tests = result["tests"]
-        passed = sum(t["status"] == "passed" for t in tests)
-        lines.append(f"{name:<{width}}  {result['score']:>5g}/{result.get('max_score', 0):<5g}  {passed}/{len(tests)}")
-    return "\n".join(lines)
+def _follow(futures: list[Future], entries: list[Entry], out_dir: Path,
+            progress: ProgressCallback | None) -> None:
+    """Wait for the chunks, telling ``progress`` about each ``results.json`` as it appears."""
+    reported: set[str] = set()
+    while True:
+        finished = all(f.done() for f in futures)  # before looking, so the last look sees everything
+        if progress is not None:
+            found = read_results(out_dir, [e for e in entries if e.name not in reported])
+            for entry in entries:
+                if found.get(entry.name) is not None:
+                    reported.add(entry.name)
+                    progress(entry, found[entry.name])
+        if finished:
+            return
+        wait(futures, timeout=POLL_S, return_when=FIRST_EXCEPTION)
+
+
+def grade_batch(assignment: Assignment, paths: list[Path], out_dir: Path, timeout: float | None = None,
+                jobs: int | None = None, progress: ProgressCallback | None = None,
+                on_start: Callable[[int], None] | None = None, report: bool = True) -> list[Graded]:
+    """Grade ``paths`` with up to ``jobs`` (default: CPU count) pytest sessions at once.
+
+    Writes ``out_dir/<name>/results.json``, ``gradebook.csv``, ``grading.log`` and, with
+    ``report``, ``report.html``, ``scores.png`` and ``<name>/feedback.html``. ``on_start(total)``
+    is called once the submissions are known, ``progress(entry, results)`` as each one finishes.
+    """
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise UsageError(f"no such file or folder: {missing[0]}")
+    with tempfile.TemporaryDirectory(prefix="dlgrade-exports-") as tmp:
+        entries = collect_entries(paths, Path(tmp))
+        if not entries:
+            raise UsageError("no submissions to grade")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for entry in entries:  # never report a previous run's results as this run's
+            (out_dir / entry.name / "results.json").unlink(missing_ok=True)
+        if on_start is not None:
+            on_start(len(entries))
+        chunks = split_chunks(entries, jobs or os.cpu_count() or 1)
+        stop = threading.Event()
+        with ThreadPoolExecutor(max_workers=len(chunks), thread_name_prefix="dlgrade-chunk") as pool:
+            futures = [pool.submit(_grade_chunk, assignment, chunk, out_dir, timeout, stop) for chunk in chunks]
+            try:
+                _follow(futures, entries, out_dir, progress)
+            except BaseException:  # Ctrl-C: the sessions get it too; write no placeholders for them
+                stop.set()
+                raise
+        results: dict[str, dict] = {}
+        logs = []
+        for number, future in enumerate(futures, start=1):
+            chunk_results, chunk_logs = future.result()
+            results.update(chunk_results)
+            logs += [f"=== session {number}.{run} ===\n{log}" for run, log in enumerate(chunk_logs, start=1)]
+    (out_dir / "grading.log").write_text("\n".join(logs))
+    batch = [Graded(e, results[e.name]) for e in entries]
+    write_gradebook(out_dir / "gradebook.csv", batch)
+    if report:
+        from dlgrade.report import write_report
+
+        write_report(out_dir, batch, f"{assignment.name}: grading report")
+    return batch
+
+
+def grade(assignment: Assignment, paths: list[Path], out_dir: Path, timeout: float | None = None,
+          jobs: int | None = None, progress: ProgressCallback | None = None,
+          report: bool = False) -> dict[str, dict]:
+    """:func:`grade_batch`, returning ``{name: results}`` (no HTML report unless ``report``)."""
+    batch = grade_batch(assignment, paths, out_dir, timeout=timeout, jobs=jobs, progress=progress, report=report)
+    return {g.entry.name: g.results for g in batch}

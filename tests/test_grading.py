@@ -663,7 +663,7 @@ def test_killed_grading_run_still_writes_results(batches):
     batch = _finished(batches, "killer")
     for name in batch.names:
         assert (batch.out / name / "results.json").exists()
-    with (batch.out / "gradebook.csv").open(newline="") as handle:
+    with (batch.out / "gradebook.csv").open(newline="", encoding="utf-8-sig") as handle:
         assert [r["name"] for r in csv.DictReader(handle)] == batch.names
 
 
@@ -677,7 +677,7 @@ def test_failed_grading_run_still_writes_results(batches):
     assert fresh["score"] == 0
     assert [t["score"] for t in fresh["tests"]] == [0]
     assert "grading run failed" in fresh["tests"][0]["output"]
-    with (batch.out / "gradebook.csv").open(newline="") as handle:
+    with (batch.out / "gradebook.csv").open(newline="", encoding="utf-8-sig") as handle:
         assert [r["name"] for r in csv.DictReader(handle)] == batch.names
 
 
@@ -688,7 +688,7 @@ def test_failed_grading_run_is_not_reported_as_passed(batches):
 
 def test_failed_grading_run_does_not_reuse_old_results(batches):
     batch = _finished(batches, "broken")
-    with (batch.out / "gradebook.csv").open(newline="") as handle:
+    with (batch.out / "gradebook.csv").open(newline="", encoding="utf-8-sig") as handle:
         rows = {r["name"]: r for r in csv.DictReader(handle)}
     assert float(rows["regraded"]["score"]) == 0
     assert batch.results("regraded")["output"] != "an earlier run"
@@ -698,15 +698,18 @@ def test_failed_grading_run_does_not_reuse_old_results(batches):
 @pytest.mark.parametrize("key", ["rnn", "attention", "timeout"])
 def test_gradebook_matches_results(batches, key):
     batch = _finished(batches, key)
-    with (batch.out / "gradebook.csv").open(newline="") as handle:
+    with (batch.out / "gradebook.csv").open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        assert reader.fieldnames == ["name", "score", "max_score"]
+        tests = [t["name"] for t in batch.tests("ref" if key != "timeout" else "hangs")]
+        assert reader.fieldnames == ["name", "email", "score", "max_score", *tests]
         rows = list(reader)
     assert [r["name"] for r in rows] == batch.names
     for row in rows:
         results = batch.results(row["name"])
+        assert row["email"] == ""
         assert float(row["score"]) == pytest.approx(results["score"])
         assert float(row["max_score"]) == pytest.approx(results["max_score"]) == FULL_MARKS[batch.assignment]
+        assert [float(row[t["name"]]) for t in results["tests"]] == [t["score"] for t in results["tests"]]
     assert sorted(p.name for p in batch.out.iterdir() if p.is_dir()) == sorted(batch.names)
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +46,8 @@ def gradescope_results(tests: list[TestResult], header: str = "", execution_time
 
 
 def write_results(path: Path, results: dict) -> None:
-    """Write ``results.json`` (creating its folder)."""
+    """Write ``results.json`` (creating its folder) atomically: a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    partial.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(partial, path)

@@ -1,0 +1,283 @@
+"""Batch grading without real graders: parallel sessions, progress, gradebook and report.
+
+``run_graders`` is replaced by a fake that writes ``results.json`` files the way a pytest session
+does (one per submission, as it goes), so these tests run in a second and can stage killed and
+failed sessions exactly.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from dlgrade import grade as grade_module
+from dlgrade.gradebook import Graded, grader_columns, score_table, write_gradebook
+from dlgrade.grade import grade_batch, split_chunks
+from dlgrade.grading import results as gs
+from dlgrade.grading.results import gradescope_results, write_results
+from dlgrade.grading.session import Entry
+from dlgrade.progress import Progress
+from dlgrade.registry import get_assignment
+from dlgrade.report import hint_counts, pass_rates, summarize, write_report
+
+TESTS = [("Shapes [LSTMCell]", 1.0), ("Values [LSTMCell]", 2.0), ("Values [GRUCell]", 2.0)]
+
+
+def fake_results(passed: set[str], hints: dict[str, list[str]] | None = None) -> dict:
+    """results.json passing the tests in ``passed``; ``hints[test]`` adds ``Hint:`` lines to a failure."""
+    hints = hints or {}
+    tests = []
+    for name, points in TESTS:
+        ok = name in passed
+        output = "passed" if ok else "Called: X\n" + "".join(f"Hint: {h}\n" for h in hints.get(name, []))
+        tests.append(gs.TestResult(name, points if ok else 0.0, points, output, "visible"))
+    return gradescope_results(tests, "rnn: x.py")
+
+
+def graded(name: str, passed: set[str], label: str = "", email: str = "", **kw) -> Graded:
+    return Graded(Entry(name, Path(f"{name}.py"), label, email), fake_results(passed, **kw))
+
+
+# -- a fake pytest session -------------------------------------------------------------------------
+class FakeSessions:
+    """Stands in for ``run_graders``: grades each entry per its file's text.
+
+    ``full`` -> all passed, ``kill`` -> the session dies by SIGKILL before writing it,
+    ``crash`` -> the session exits 3 having written nothing; ``barrier`` makes every session wait
+    until ``parties`` of them run at once (so a test fails if they do not).
+    """
+
+    def __init__(self, parties: int = 1, delay: float = 0.0) -> None:
+        self.barrier = threading.Barrier(parties, timeout=10)
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.running = self.most = 0
+        self.calls: list[list[str]] = []
+
+    def __call__(self, assignment, entries, results_dir, timeout=None):
+        with self.lock:
+            self.calls.append([e.name for e in entries])
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            if len(self.calls) <= self.barrier.parties:
+                self.barrier.wait()
+            for entry in entries:
+                kind = entry.path.read_text().strip()
+                if kind in ("kill", "crash"):
+                    return subprocess.CompletedProcess([], -9 if kind == "kill" else 3, "", f"{kind} at {entry.name}")
+                time.sleep(self.delay)
+                results = fake_results({n for n, _ in TESTS} if kind == "full" else set())
+                write_results(results_dir / entry.name / "results.json", results)
+            return subprocess.CompletedProcess([], 0, f"graded {len(entries)}", "")
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def write_subs(folder: Path, kinds: dict[str, str]) -> list[Path]:
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for name, kind in kinds.items():
+        (folder / f"{name}.py").write_text(kind)
+        paths.append(folder / f"{name}.py")
+    return paths
+
+
+@pytest.fixture
+def rnn():
+    return get_assignment("rnn")
+
+
+def test_split_chunks_covers_everything_in_order():
+    entries = [Entry(f"s{i}", Path(f"s{i}.py")) for i in range(7)]
+    for jobs in range(1, 10):
+        chunks = split_chunks(entries, jobs)
+        assert [e for c in chunks for e in c] == entries
+        assert len(chunks) == min(jobs, 7)
+        assert max(map(len, chunks)) - min(map(len, chunks)) <= 1
+    assert split_chunks([], 4) == []
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 3])
+def test_sessions_run_in_parallel(tmp_path, monkeypatch, rnn, jobs):
+    fake = FakeSessions(parties=jobs)
+    monkeypatch.setattr(grade_module, "run_graders", fake)
+    paths = write_subs(tmp_path / "subs", {f"s{i}": "full" for i in range(7)})
+    batch = grade_batch(rnn, paths, tmp_path / "out", jobs=jobs, report=False)
+    assert fake.most == jobs and len(fake.calls) == jobs
+    assert sorted(n for call in fake.calls for n in call) == sorted(f"s{i}" for i in range(7))
+    assert [g.entry.name for g in batch] == [f"s{i}" for i in range(7)]
+    assert all(g.results["score"] == 5 for g in batch)
+    log = (tmp_path / "out" / "grading.log").read_text()
+    assert all(f"=== session {n}.1 ===" in log for n in range(1, jobs + 1))
+
+
+def test_jobs_default_to_the_cpu_count(tmp_path, monkeypatch, rnn):
+    fake = FakeSessions(parties=3)
+    monkeypatch.setattr(grade_module, "run_graders", fake)
+    monkeypatch.setattr(grade_module.os, "cpu_count", lambda: 3)
+    grade_batch(rnn, write_subs(tmp_path / "subs", {f"s{i}": "full" for i in range(5)}), tmp_path / "out",
+                report=False)
+    assert fake.most == 3
+
+
+def test_killed_session_blames_its_current_submission_only(tmp_path, monkeypatch, rnn):
+    fake = FakeSessions(parties=2)
+    monkeypatch.setattr(grade_module, "run_graders", fake)
+    kinds = {"a": "full", "b": "kill", "c": "full", "d": "full", "e": "full", "f": "full"}
+    seen = []
+    batch = grade_batch(rnn, write_subs(tmp_path / "subs", kinds), tmp_path / "out", jobs=2, report=False,
+                        progress=lambda entry, results: seen.append((entry.name, results["score"])))
+    scores = {g.entry.name: g.results["score"] for g in batch}
+    assert scores == {"a": 5, "b": 0, "c": 5, "d": 5, "e": 5, "f": 5}
+    assert "killed (signal 9) while grading it" in batch[1].results["tests"][0]["output"]
+    assert sorted(fake.calls) == [["a", "b", "c"], ["c"], ["d", "e", "f"]]  # only c is graded again
+    assert sorted(seen) == sorted(scores.items())  # each one reported once, the culprit included
+    for name in scores:
+        assert json.loads((tmp_path / "out" / name / "results.json").read_text())["score"] == scores[name]
+
+
+def test_failed_session_gives_placeholders_and_others_are_unaffected(tmp_path, monkeypatch, rnn):
+    fake = FakeSessions(parties=2)
+    monkeypatch.setattr(grade_module, "run_graders", fake)
+    out = tmp_path / "out"
+    write_results(out / "b" / "results.json", fake_results({n for n, _ in TESTS}))  # stale, from a past run
+    batch = grade_batch(rnn, write_subs(tmp_path / "subs", {"a": "full", "b": "crash", "c": "full", "d": "full"}),
+                        out, jobs=2, report=False)
+    scores = {g.entry.name: g.results["score"] for g in batch}
+    assert scores == {"a": 5, "b": 0, "c": 5, "d": 5}
+    placeholder = batch[1].results["tests"]
+    assert [(t["name"], t["status"]) for t in placeholder] == [("grading run", "failed")]
+    assert "pytest exit status 3" in placeholder[0]["output"]
+    assert json.loads((out / "b" / "results.json").read_text())["score"] == 0
+
+
+def test_progress_reports_each_submission_as_it_finishes(tmp_path, monkeypatch, rnn):
+    fake = FakeSessions(parties=2, delay=0.3)
+    monkeypatch.setattr(grade_module, "run_graders", fake)
+    stream = io.StringIO()
+    progress = Progress(stream, tty=False)
+    stamps = []
+    original = Progress.__call__
+
+    def spy(self, entry, results):
+        stamps.append(time.monotonic())
+        original(self, entry, results)
+
+    monkeypatch.setattr(Progress, "__call__", spy)
+    start = time.monotonic()
+    grade_batch(rnn, write_subs(tmp_path / "subs", {f"s{i}": "full" for i in range(6)}), tmp_path / "out",
+                jobs=2, progress=progress, on_start=progress.start, report=False)
+    end = time.monotonic()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 6
+    for number, line in enumerate(lines, start=1):
+        assert re.fullmatch(rf"\[{number}/6\] s\d: 5/5 \(\d+ s\)", line), line
+    assert stamps[0] - start < (end - start) / 2  # the first was told long before the batch ended
+
+
+def test_progress_on_a_terminal_is_an_in_place_bar():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    progress = Progress(stream)
+    assert progress.tty
+    progress.start(2)
+    progress(Entry("kim", Path("kim.py"), "Kim Minji"), {"score": 3, "max_score": 5})
+    progress(Entry("lee", Path("lee.py")), {"score": 5, "max_score": 5})
+    progress.close()
+    text = stream.getvalue()
+    assert "\r" in text and "grading 2/2" in text and "elapsed" in text
+    assert "[1/2]" not in text
+    assert not Progress(io.StringIO()).tty
+
+
+# -- gradebook --------------------------------------------------------------------------------------
+def read_gradebook(path: Path) -> list[list[str]]:
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM: Excel reads the names right
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return list(csv.reader(handle))
+
+
+def test_gradebook_has_a_column_per_test(tmp_path):
+    batch = [graded("kim", {"Shapes [LSTMCell]", "Values [GRUCell]"}, "Kim Minji", "minji@example.edu"),
+             graded("lee", set(), "=HYPERLINK(\"http://x\")", "+lee@example.edu"),
+             Graded(Entry("park", Path("park.py")),
+                    gradescope_results([gs.TestResult("grading run", 0, 0, "killed", "visible", ran=False)]))]
+    write_gradebook(tmp_path / "gradebook.csv", batch)
+    rows = read_gradebook(tmp_path / "gradebook.csv")
+    assert rows[0] == ["name", "email", "score", "max_score", "Shapes [LSTMCell]", "Values [LSTMCell]",
+                       "Values [GRUCell]", "grading run"]
+    assert rows[1] == ["Kim Minji", "minji@example.edu", "3", "5", "1", "0", "2", ""]
+    assert rows[2] == ["'=HYPERLINK(\"http://x\")", "'+lee@example.edu", "0", "5", "0", "0", "0", ""]
+    assert rows[3] == ["park", "", "0", "0", "", "", "", "0"]
+    assert grader_columns(list(reversed(batch))) == rows[0][4:]  # stable whatever the order
+
+
+def test_score_table_shows_display_names():
+    table = score_table([graded("Kim_Minji", {"Shapes [LSTMCell]"}, "Kim Minji")])
+    assert "Kim Minji" in table and "1/5" in table and "1/3" in table
+
+
+# -- report -----------------------------------------------------------------------------------------
+HOSTILE = '<script>alert("x")</script> & <b>'
+
+
+def report_batch() -> list[Graded]:
+    all_tests = {n for n, _ in TESTS}
+    return [
+        graded("kim", all_tests, "Kim Minji", "minji@example.edu"),
+        graded("lee", {"Shapes [LSTMCell]"}, "Lee", hints={"Values [LSTMCell]": ["gate order", "detached"],
+                                                             "Values [GRUCell]": ["gate order"]}),
+        graded("choi", {"Shapes [LSTMCell]", "Values [GRUCell]"}, "Choi", hints={"Values [LSTMCell]": ["gate order"]}),
+        graded("evil", set(), HOSTILE, "e@x.org", hints={"Values [GRUCell]": [HOSTILE]}),
+    ]
+
+
+def test_summary_pass_rates_and_hints():
+    batch = report_batch()
+    s = summarize(batch)
+    assert (s.count, s.mean, s.median, s.highest, s.lowest, s.max_score) == (4, 2.25, 2.0, 5, 0, 5)
+    assert pass_rates(batch) == [("Shapes [LSTMCell]", 1, 3, 4), ("Values [LSTMCell]", 2, 1, 4),
+                                 ("Values [GRUCell]", 2, 2, 4)]
+    assert hint_counts(batch) == [("gate order", 2, 3), (HOSTILE, 1, 1), ("detached", 1, 1)]
+
+
+def test_report_is_self_contained_and_escaped(tmp_path):
+    batch = report_batch()
+    path = write_report(tmp_path, batch, "rnn: <report>")
+    page = path.read_text()
+    assert path == tmp_path / "report.html"
+    assert "<script>" not in page and html.escape(HOSTILE) in page
+    assert "&lt;report&gt;" in page
+    assert re.search(r'<img [^>]*src="data:image/png;base64,[A-Za-z0-9+/=]{1000,}"', page)
+    assert "<link" not in page and not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched
+    for g in batch:
+        assert f'href="{g.entry.name}/feedback.html"' in page
+    assert '<td class="num" id="mean">2.25</td>' in page
+    assert re.search(r"<td class=\"num\">2</td><td class=\"num\">3</td><td>gate order</td>", page)
+    png = (tmp_path / "scores.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+def test_feedback_pages_show_every_test_escaped(tmp_path):
+    batch = report_batch()
+    write_report(tmp_path, batch, "rnn")
+    page = (tmp_path / "evil" / "feedback.html").read_text()
+    assert "<script>" not in page and html.escape(HOSTILE) in page
+    for name, points in TESTS:
+        assert f"{html.escape(name)}: 0 / {points:g}" in page
+    assert page.count("<pre>") == len(TESTS) + 1
+    assert 'href="../report.html"' in page
