@@ -281,3 +281,51 @@ def test_feedback_pages_show_every_test_escaped(tmp_path):
         assert f"{html.escape(name)}: 0 / {points:g}" in page
     assert page.count("<pre>") == len(TESTS) + 1
     assert 'href="../report.html"' in page
+
+
+# -- the CLI ------------------------------------------------------------------------------------------
+def test_demo_grades_the_samples_as_batches_with_reports(tmp_path, monkeypatch, capsys):
+    from dlgrade import cli
+
+    fake = FakeSessions()
+    monkeypatch.setattr(grade_module, "run_graders", fake)
+    monkeypatch.setattr(grade_module.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(cli, "cmd_selftest", lambda args: 0)
+    assert cli.main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    for name in ("rnn", "attention"):
+        samples = sorted(p.stem for p in get_assignment(name).samples_dir.glob("*.py"))
+        report = tmp_path / "demo" / name / "report.html"
+        assert f"Report: {report}" in out and report.exists()
+        rows = read_gradebook(tmp_path / "demo" / name / "gradebook.csv")
+        assert sorted(r[0] for r in rows[1:]) == samples
+        for sample in samples:
+            assert html.escape(sample) in report.read_text()
+            assert (tmp_path / "demo" / name / sample / "feedback.html").exists()
+    assert len(fake.calls) == 2 * 2  # each assignment's 4 samples in 2 sessions (cpu count 2)
+    assert "[4/4] " in out
+
+
+@pytest.mark.parametrize("jobs", ["0", "-2", "two"])
+def test_bad_jobs_is_a_usage_error(jobs, capsys):
+    from dlgrade import cli
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(["grade", "--assignment", "rnn", "--out", "o", "--jobs", jobs, "x.py"])
+    assert info.value.code == 2
+    assert "--jobs" in capsys.readouterr().err
+
+
+def test_jobs_reach_the_grader(tmp_path, monkeypatch, capsys):
+    from dlgrade import cli
+
+    fake = FakeSessions(parties=3)
+    monkeypatch.setattr(grade_module, "run_graders", fake)
+    paths = write_subs(tmp_path / "subs", {f"s{i}": "full" for i in range(4)})
+    assert cli.main(["grade", "--assignment", "rnn", "--out", str(tmp_path / "out"), "--jobs", "3",
+                     *map(str, paths)]) == 0
+    assert fake.most == 3 and len(fake.calls) == 3
+    out = capsys.readouterr().out
+    assert [line.split()[0] for line in out.splitlines() if line.startswith("[")] == ["[1/4]", "[2/4]", "[3/4]",
+                                                                                       "[4/4]"]
+    assert f"Report: {tmp_path / 'out' / 'report.html'}" in out
