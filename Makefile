@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/dlgrade demo
+	$(BIN)/dlgrade demo --out out/demo --dist dist
 
 test: setup
 	$(BIN)/python -m pytest -q

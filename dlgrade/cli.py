@@ -137,6 +137,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from dlgrade.grade import score_table
 
     status = cmd_selftest(argparse.Namespace(assignment=None))
+    print(f"\nBuilding the course files into {args.dist}/:")
+    cmd_build(argparse.Namespace(out=args.dist, assignment=None))
     out = Path(args.out)
     reports = []
     for assignment in _assignments(None):
@@ -185,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="self-test every assignment and grade the sample submissions")
     p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
+    p.add_argument("--dist", default="dist", help="where to build student/autograder/solutions zips (default: dist)")
     p.set_defaults(func=cmd_demo)
     return parser
 

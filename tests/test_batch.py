@@ -291,7 +291,10 @@ def test_demo_grades_the_samples_as_batches_with_reports(tmp_path, monkeypatch, 
     monkeypatch.setattr(grade_module, "run_graders", fake)
     monkeypatch.setattr(grade_module.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(cli, "cmd_selftest", lambda args: 0)
-    assert cli.main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    builds = []
+    monkeypatch.setattr(cli, "cmd_build", lambda args: builds.append((args.out, args.assignment)) or 0)
+    assert cli.main(["demo", "--out", str(tmp_path / "demo"), "--dist", str(tmp_path / "dist")]) == 0
+    assert builds == [(str(tmp_path / "dist"), None)]  # every assignment built (dlgrade build is tested for real)
     out = capsys.readouterr().out
     for name in ("rnn", "attention"):
         samples = sorted(p.stem for p in get_assignment(name).samples_dir.glob("*.py"))
