@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from dlgrade.build.runtime import wheel
-from dlgrade.build.zips import normalize_zip, tree_members, write_zip
+from dlgrade.build.zips import read_zip, tree_members, write_zip
 from dlgrade.otter_plugin import KIT_DIR
 from dlgrade.registry import Assignment
 
@@ -84,4 +84,18 @@ def build_autograder_zip(assignment: Assignment, path: Path) -> Path:
             raise RuntimeError(f"otter generate failed:\n{proc.stdout}{proc.stderr}")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(out.read_bytes())
-    return normalize_zip(path)
+    members, executable = read_zip(path)
+    members["setup.sh"] = add_bubblewrap(members["setup.sh"].decode()).encode()
+    return write_zip(path, members, executable)
+
+
+def add_bubblewrap(setup_sh: str) -> str:
+    """Otter's ``setup.sh`` plus Debian's bubblewrap, which confines dlgrade's worker (best effort:
+    where the image cannot create namespaces, the worker falls back to limits only)."""
+    line = "apt-get install -y bubblewrap || echo 'dlgrade: bubblewrap not installed'\n"
+    anchor = "apt-get install -y wget"
+    if anchor not in setup_sh:
+        return setup_sh + "\n" + line
+    head, tail = setup_sh.split(anchor, 1)
+    first_line_end = tail.index("\n") + 1
+    return head + anchor + tail[:first_line_end] + line + tail[first_line_end:]

@@ -35,12 +35,6 @@ def read_zip(path: Path) -> tuple[dict[str, bytes], frozenset[str]]:
     return members, frozenset(executable)
 
 
-def normalize_zip(path: Path) -> Path:
-    """Rewrite a zip made by another tool (Otter) reproducibly, keeping executable bits."""
-    members, executable = read_zip(path)
-    return write_zip(path, members, executable)
-
-
 def tree_members(folder: Path, prefix: str = "", exclude: tuple[str, ...] = ("__pycache__",)) -> dict[str, bytes]:
     """Every file below ``folder`` as archive members under ``prefix``."""
     return {prefix + p.relative_to(folder).as_posix(): p.read_bytes()
