@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from dlgrade import execute
 from dlgrade.tensorio import Opaque, as_plain_tensor
 
 TOLERANCES = {"float32": (1e-5, 1e-4), "float64": (1e-10, 1e-7)}  # (atol, rtol)
@@ -167,8 +168,12 @@ def _call_problems(kind: str, request: dict, expected: dict, actual: dict) -> li
         return _compare_tree(expected["out"], actual["out"], out_labels, "output", dtype, kind == "values")
     if kind == "unchanged":
         names = input_leaf_names(request)
-        return [f"your code modified its input {names[i]} in place"
-                for i, flag in enumerate(actual.get("inputs_changed", [])) if flag and i < len(names)]
+        sent = execute.leaves([request.get("args", []), request.get("kwargs", {})])
+        after = actual.get("inputs_after")
+        if not isinstance(after, list) or len(after) != len(sent):
+            return ["could not tell whether your code modified its inputs (the worker's answer is incomplete)"]
+        return [f"your code modified its input {name} in place" for name, before, now in zip(names, sent, after)
+                if not _same_tensor(before, now)]
     if kind == "gradients":
         problems = _compare_tree(expected["out"], actual["out"], out_labels, "output", dtype, False)
         if problems:
@@ -189,6 +194,13 @@ def _call_problems(kind: str, request: dict, expected: dict, actual: dict) -> li
             problems += _grad_problem(exp, got, f"gradient w.r.t. parameter {pname}", dtype)
         return problems
     raise ValueError(f"unknown check kind {kind!r}")
+
+
+def _same_tensor(before: torch.Tensor, after: Any) -> bool:
+    """Whether ``after`` (from the worker) holds exactly the values of ``before`` (what was sent)."""
+    if not isinstance(after, torch.Tensor) or after.shape != before.shape or after.dtype != before.dtype:
+        return False
+    return bool(torch.equal(as_plain_tensor(after), before))
 
 
 def _grad_problem(expected: torch.Tensor, actual: Any, name: str, dtype: str) -> list[str]:

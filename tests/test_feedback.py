@@ -92,13 +92,16 @@ def test_gradient_problems_name_inputs_and_parameters():
     assert len(found) == 2
 
 
-def test_unchanged_names_the_modified_input():
-    request = _request(args=[torch.zeros(4, 2), (torch.zeros(4, 3), torch.zeros(4, 3))])
-    expected = _answer(torch.zeros(4, 3), torch.zeros(4, 3), inputs_changed=[False, False, False])
-    changed = dict(expected, inputs_changed=[False, False, True])
+def test_unchanged_compares_what_was_sent_with_what_came_back():
+    state = (torch.zeros(4, 3), torch.zeros(4, 3))
+    request = _request(args=[torch.zeros(4, 2), state])
+    expected = _answer(torch.zeros(4, 3), torch.zeros(4, 3), inputs_after=[torch.zeros(4, 2), *state])
+    changed = dict(expected, inputs_after=[torch.zeros(4, 2), torch.zeros(4, 3), torch.ones(4, 3)])
     assert feedback.problems("unchanged", request, expected, changed) == [
         "your code modified its input state[1] in place"]
     assert feedback.problems("unchanged", request, expected, expected) == []
+    incomplete = dict(expected, inputs_after=[torch.zeros(4, 2)])
+    assert "could not tell" in feedback.problems("unchanged", request, expected, incomplete)[0]
 
 
 def test_api_problems_compare_signatures():

@@ -108,7 +108,8 @@ def submission(request: pytest.FixtureRequest, dlgrade_reference: ReferenceSet):
     client = None
     if not sub.problem:
         client = WorkerClient(sub, assignment.module_name, assignment.forbidden,
-                              call_timeout=request.config.getoption("--dlgrade-timeout"))
+                              call_timeout=request.config.getoption("--dlgrade-timeout"),
+                              hide=_private_paths(request.config))
     try:
         yield SubmissionRunner(sub, client)
     finally:
@@ -130,6 +131,15 @@ def grader(request: pytest.FixtureRequest, dlgrade_reference: ReferenceSet, subm
                                  "checks": checks})
         return Grader(dlgrade_reference, recorder=checks)
     return Grader(dlgrade_reference, target=submission, context=submission.context)
+
+
+def _private_paths(config: pytest.Config) -> tuple[Path, ...]:
+    """What no worker may see: the assignment's files, the results, every submission's folder."""
+    state = config.stash[_state]
+    paths = [state["assignment"].root, *(Path(e["path"]).resolve().parent for e in state["submissions"])]
+    if config.getoption("--dlgrade-results"):
+        paths.append(Path(config.getoption("--dlgrade-results")))
+    return tuple(paths)
 
 
 def _points(item: pytest.Item) -> float:

@@ -166,7 +166,7 @@ class WorkerClient:
             self.close()
             raise WorkerError(f"your code ended the worker process while {doing}"
                               f" (exit status {code}; sys.exit, os._exit or a crash?)") from None
-        except DecodeError as exc:
+        except (DecodeError, RecursionError, MemoryError) as exc:
             self.close()
             raise WorkerError(f"the worker sent an invalid answer while {doing}: {exc}") from None
         if not isinstance(response, dict) or not isinstance(response.get("ok"), bool):

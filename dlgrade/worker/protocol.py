@@ -44,11 +44,14 @@ def receive(sock: socket.socket, max_blobs: int = MAX_BLOBS) -> Any:
         header = json.loads(_recv_exactly(sock, size))
         sizes = header["blob_sizes"]
         body = header["body"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise DecodeError("malformed message header") from None
     if not isinstance(sizes, list) or not all(isinstance(s, int) and s >= 0 for s in sizes):
         raise DecodeError("malformed blob sizes")
     if sum(sizes) > max_blobs:
         raise DecodeError(f"message too large ({sum(sizes)} bytes of tensors)")
     blobs = [_recv_exactly(sock, s) for s in sizes]
-    return unpack(body, blobs)
+    try:
+        return unpack(body, blobs)
+    except RecursionError:
+        raise DecodeError("message nested too deeply") from None

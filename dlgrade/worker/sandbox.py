@@ -25,6 +25,9 @@ from pathlib import Path
 import dlgrade
 
 NOBODY = 65534
+# never hidden, even when asked (a submission at /x.py must not hide the system)
+SYSTEM = {Path(p) for p in ("/", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/var", "/proc",
+                            "/dev", "/sys", "/run", "/boot")}
 ALWAYS_HIDDEN = ("/tmp", "/var/tmp", "/dev/shm", "/root", "/home", "/autograder", "/run/user", "/srv", "/mnt",
                  "/media", "/opt", "/work", "/workspace")
 
@@ -70,8 +73,7 @@ def hidden_paths(extra: Iterable[str | Path] = ()) -> list[Path]:
     """Folders the worker must not see (they become empty): temp, homes, the grader's own files."""
     candidates = [*ALWAYS_HIDDEN, tempfile.gettempdir(), Path.home(), os.getcwd(),
                   _real(dlgrade.__file__).parents[1], *extra]
-    hidden = {_real(p) for p in candidates if p and Path(p).exists()}
-    hidden.discard(Path("/"))
+    hidden = {_real(p) for p in candidates if p and Path(p).is_dir()} - SYSTEM
     return sorted(hidden, key=lambda p: (len(p.parts), str(p)))
 
 
