@@ -46,6 +46,32 @@ class ForbiddenCallTracker(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
+_TRIPPED: list[str] = []
+
+
+def install_tripwires(forbidden: Mapping[str, str]) -> None:
+    """Wrap the forbidden functions where modules look them up (``torch``, ``torch._VF``,
+    ``torch.nn.functional``), so a use is recorded even when torch-function modes are disabled.
+
+    A second line next to :class:`ForbiddenCallTracker`; both run in the worker, so code that
+    sets out to undo them can, but neither disabling modes nor patching the tracker is enough.
+    """
+    import torch.nn.functional as F
+
+    for owner in (torch, torch._VF, F):
+        for name, label in forbidden.items():
+            original = getattr(owner, name, None)
+            if original is None or getattr(original, "_dlgrade_tripwire", False):
+                continue
+
+            def tripwire(*args, _original=original, _label=label, **kwargs):
+                _TRIPPED.append(_label)
+                return _original(*args, **kwargs)
+
+            tripwire._dlgrade_tripwire = True
+            setattr(owner, name, tripwire)
+
+
 def leaves(value: Any) -> list[torch.Tensor]:
     """The tensors inside a nested value, in a fixed order."""
     if isinstance(value, torch.Tensor):
@@ -142,6 +168,16 @@ def build(namespace: Mapping[str, Any], request: Mapping[str, Any], tracker: For
 def call(namespace: Mapping[str, Any], request: Mapping[str, Any], forbidden: Mapping[str, str]) -> dict:
     """Build the target, call it, optionally backpropagate; return outputs and gradients."""
     tracker = ForbiddenCallTracker(forbidden)
+    tripped_before = len(_TRIPPED)
+    response = _call(namespace, request, tracker)
+    for label in _TRIPPED[tripped_before:]:
+        if label not in tracker.used:
+            tracker.used.append(label)
+    response["forbidden"] = tracker.used
+    return response
+
+
+def _call(namespace: Mapping[str, Any], request: Mapping[str, Any], tracker: ForbiddenCallTracker) -> dict:
     try:
         target = build(namespace, request, tracker)
     except BaseException as exc:

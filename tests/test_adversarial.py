@@ -1115,12 +1115,7 @@ def assert_expected(attack: Attack, results: dict, control: dict | None, where: 
 
 
 # -- 1. scores ---------------------------------------------------------------------------------------
-HOLES = {
-    "tracker_patch": "the forbidden-call tracker runs inside the worker (dlgrade/execute.py ForbiddenCallTracker, "
-                     "used by execute.call), so student code can patch it: nn.LSTMCell scores full marks",
-    "tracker_disabled": "torch._C.DisableTorchFunction() switches off every TorchFunctionMode, the tracker "
-                        "included (dlgrade/execute.py): nn.LSTMCell scores full marks with no dlgrade patching",
-}
+HOLES: dict[str, str] = {}
 
 
 def _param(name: str):

@@ -48,6 +48,7 @@ def test_exit_at_import_is_reported_and_names_are_missing():
         answer = client.request(call("f", torch.ones(1)))
     assert "SystemExit(3)" in report["errors"][0]["error"]
     assert answer == {"ok": False, "error": "LookupError: f is not defined in your code", "where": "building",
+                      "forbidden": [],
                       "printed": ""}
 
 

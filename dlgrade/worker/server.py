@@ -84,6 +84,7 @@ def serve(sock: socket.socket) -> None:
     hello = protocol.receive(sock)
     if hello.get("limits"):
         limits.apply(hello["limits"])
+    execute.install_tripwires(hello.get("forbidden", {}))
     with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
         namespace, errors = load(hello["module_name"], hello["chunks"])
     forbidden = hello.get("forbidden", {})
