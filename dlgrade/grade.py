@@ -6,7 +6,6 @@ each session goes, which is how progress is followed and how a killed session is
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 import threading

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import fcntl
 import html
+import json
 import os
 import pty
 import select
@@ -131,8 +132,6 @@ def run(tmp_path_factory) -> Run:
 
 
 def results_of(run: Run, row: dict[str, str]) -> dict:
-    import json
-
     return json.loads((run.out / folder_of(run, row) / "results.json").read_text())
 
 

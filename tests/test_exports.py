@@ -89,8 +89,7 @@ def test_export_wrapped_in_one_folder_is_found(tmp_path):
 
 def test_metadata_must_be_at_the_top(tmp_path):
     export = make_export(tmp_path / "export")
-    (tmp_path / "other").mkdir()  # two top-level folders: neither is a wrapper
-    zip_ = tmp_path / "two.zip"
+    zip_ = tmp_path / "two.zip"  # two top-level folders: neither is a wrapper
     with zipfile.ZipFile(zip_, "w") as zf:
         zf.writestr("a/submission_metadata.yml", METADATA)
         zf.writestr("b/rnn.py", "")

@@ -354,11 +354,13 @@ def timeout_batch(folder: Path) -> tuple[list[Path], list[str]]:
 
 
 def killer_batch(folder: Path) -> tuple[list[Path], list[str]]:
-    """The reference, then a submission that kills the grading process that started its worker."""
+    """The reference, a submission that tries to kill the grading process that started its worker
+    (the worker's sandbox should stop it; if not, the batch must survive), and the reference again."""
     subs = folder / "subs"
     subs.mkdir()
     (subs / "killer.py").write_text("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n")
-    return [write_edited(subs, "ref", reference("rnn"), []), subs / "killer.py"], ["ref", "killer"]
+    paths = [write_edited(subs, name, reference("rnn"), []) for name in ("ref", "after")]
+    return [paths[0], subs / "killer.py", paths[1]], ["ref", "killer", "after"]
 
 
 STALE_SCORE = 24.0
@@ -386,13 +388,15 @@ def broken_graders_batch(folder: Path) -> tuple[list[Path], list[str]]:
     return paths, ["regraded", "fresh"]
 
 
-# key -> (assignment, submissions, extra options, environment changes)
+# key -> (assignment, submissions, extra options, environment changes). The runs share the CPUs
+# already, so each grades in one session, but rnn's (split across two: names, notebooks, zips and
+# folders graded in parallel; test_batch*.py test parallel grading itself)
 BATCHES = {
-    "rnn": ("rnn", rnn_batch, (), {}),
-    "attention": ("attention", attention_batch, (), {}),
-    "timeout": ("rnn", timeout_batch, ("--timeout", "2"), {}),
-    "killer": ("rnn", killer_batch, (), {}),
-    "broken": ("rnn", broken_graders_batch, (), {"DLGRADE_ROOT": "{folder}/kit"}),
+    "rnn": ("rnn", rnn_batch, ("--jobs", "2"), {}),
+    "attention": ("attention", attention_batch, ("--jobs", "1"), {}),
+    "timeout": ("rnn", timeout_batch, ("--timeout", "2", "--jobs", "1"), {}),
+    "killer": ("rnn", killer_batch, ("--jobs", "1"), {}),  # one session, which the killer targets
+    "broken": ("rnn", broken_graders_batch, ("--jobs", "1"), {"DLGRADE_ROOT": "{folder}/kit"}),
 }
 
 
@@ -668,7 +672,10 @@ def test_killed_grading_run_still_writes_results(batches):
 
 
 def test_a_submission_cannot_take_down_the_batch(batches):
-    assert_full_marks(_finished(batches, "killer"), "ref")
+    batch = _finished(batches, "killer")
+    assert_full_marks(batch, "ref")
+    assert_full_marks(batch, "after")  # graded in the same session, or in a fresh one after a kill
+    assert batch.results("killer")["score"] == 0
 
 
 def test_failed_grading_run_still_writes_results(batches):
