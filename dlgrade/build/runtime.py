@@ -16,7 +16,8 @@ PACKAGE_DIR = Path(dlgrade.__file__).resolve().parent
 STUDENT_MODULES = (
     "__init__.py", "__main__.py", "cli.py", "errors.py", "registry.py", "checks.py", "feedback.py",
     "tensorio.py", "execute.py", "submission.py",
-    "worker/__init__.py", "worker/protocol.py", "worker/server.py", "worker/client.py",
+    "worker/__init__.py", "worker/protocol.py", "worker/server.py", "worker/client.py", "worker/sandbox.py",
+    "worker/limits.py",
 )
 
 
