@@ -1,7 +1,6 @@
 """Resource limits of a worker, set (soft = hard) before any student code runs."""
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -69,4 +68,3 @@ def apply(limits: dict) -> None:
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
         resource.setrlimit(key, (value, value))
-    os.environ["DLGRADE_LIMITS"] = "set"
