@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test generate clean
+.PHONY: setup demo test generate bench clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,9 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/bench_grading.py
 
 generate: setup
 	$(BIN)/dlgrade generate
