@@ -31,15 +31,26 @@ def _assignments(name: str | None) -> list:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from dlgrade.checks import ChecksFileError, find_checks_file, format_report, load_checks, run_checks
-    from dlgrade.submission import load_submission
-    from dlgrade.worker.client import WorkerClient
+    from dlgrade.worker.launcher import launch
 
     path = Path(args.file)
     if not path.exists():
         raise UsageError(f"no such file: {path}")
     if path.suffix not in (".py", ".ipynb"):
         raise UsageError(f"{path.name}: expected a .py or .ipynb file")
+    # start the worker first: it imports torch while this process does the same
+    launched = launch(path.resolve())
+    try:
+        return _check_with(args, path, launched)
+    finally:
+        launched.stop()  # a no-op when the client already stopped it
+
+
+def _check_with(args: argparse.Namespace, path: Path, launched) -> int:
+    from dlgrade.checks import ChecksFileError, find_checks_file, format_report, load_checks, run_checks
+    from dlgrade.submission import load_submission
+    from dlgrade.worker.client import WorkerClient
+
     module = args.assignment or path.stem
     if args.checks:
         checks_file = Path(args.checks)
@@ -60,7 +71,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     submission = load_submission(path, data["assignment"])
     if submission.problem:
         raise UsageError(submission.problem)
-    with WorkerClient(submission, data["assignment"], data.get("forbidden", {})) as client:
+    with WorkerClient(submission, data["assignment"], data.get("forbidden", {}), launched=launched) as client:
         results = run_checks(data, client.request)
         report = client.load_report or {}
     for error in report.get("errors", []):

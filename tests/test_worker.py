@@ -63,7 +63,7 @@ def test_hard_exit_in_a_call_restarts_the_worker_for_the_next_call():
 def test_infinite_loop_times_out_and_the_process_is_killed():
     with client_for("def spin(x):\n    while True: pass\n", call_timeout=1.0) as client:
         client.ensure_started()
-        proc = client._proc
+        proc = client._worker.proc
         start = time.monotonic()
         with pytest.raises(WorkerError, match="timed out after 1 s"):
             client.request(call("spin", torch.ones(1)))

@@ -17,7 +17,7 @@ STUDENT_MODULES = (
     "__init__.py", "__main__.py", "cli.py", "errors.py", "registry.py", "checks.py", "feedback.py",
     "tensorio.py", "execute.py", "submission.py",
     "worker/__init__.py", "worker/protocol.py", "worker/server.py", "worker/client.py", "worker/sandbox.py",
-    "worker/limits.py",
+    "worker/limits.py", "worker/launcher.py",
 )
 
 
