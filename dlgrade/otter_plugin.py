@@ -59,10 +59,10 @@ def grade_copy(submission_path: str | Path, assignment_name: str, kit: Path) -> 
 
 def error_results(message: str) -> dict:
     """A valid results dict for when grading itself could not run."""
-    return {"score": 0, "output": f"The autograder failed; please tell your instructor.\n{message}",
-            "visibility": "visible", "stdout_visibility": "hidden",
-            "tests": [{"name": "autograder", "score": 0, "max_score": 0, "status": "failed",
-                       "output": message, "visibility": "visible"}]}
+    from dlgrade.grading.results import TestResult, gradescope_results
+
+    test = TestResult("autograder", 0.0, 0.0, message, "visible", ran=False)
+    return gradescope_results([test], f"The autograder failed; please tell your instructor.\n{message}")
 
 
 class DlgradePlugin(AbstractOtterPlugin):

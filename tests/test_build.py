@@ -248,3 +248,12 @@ def test_gradescope_layout_runs_the_generated_run_autograder(dist, tmp_path):
     assert any(f"Hint: {hint}" in t["output"] for t in results["tests"])
     hidden = [t for t in results["tests"] if t["visibility"] == "after_published"]
     assert hidden and all(t["max_score"] > 0 for t in hidden)
+
+
+def test_plugin_error_results_are_a_valid_failed_gradescope_result():
+    from dlgrade.otter_plugin import error_results
+
+    results = error_results("RuntimeError: kit missing")
+    assert results["score"] == 0 and "please tell your instructor" in results["output"]
+    [test] = results["tests"]
+    assert test["status"] == "failed" and test["output"] == "RuntimeError: kit missing"
