@@ -643,24 +643,24 @@ def test_same_stem_gets_a_suffix(rnn):
 
 @pytest.mark.parametrize("order", [("x.py", "a/x.py", "x-2.py"), ("x-2.py", "x.py", "a/x.py")])
 def test_suffixed_names_do_not_clash_with_real_stems(tmp_path, order):
-    from dlgrade.grading.session import unique_names
+    from dlgrade.grade import collect_entries
 
     paths = [tmp_path / p for p in order]
     for path in paths:
         path.parent.mkdir(exist_ok=True)
         path.write_text("")
-    names = [e.name for e in unique_names(paths)]
+    names = [e.name for e in collect_entries(paths, tmp_path / "work")]
     assert len(set(names)) == len(names), names
 
 
 def test_current_folder_is_named_after_the_folder(tmp_path, monkeypatch):
-    from dlgrade.grading.session import unique_names
+    from dlgrade.grade import collect_entries
 
     folder = tmp_path / "alice"
     folder.mkdir()
     (folder / "rnn.py").write_text("")
     monkeypatch.chdir(folder)
-    assert [e.name for e in unique_names([Path(".")])] == ["alice"]
+    assert [e.name for e in collect_entries([Path(".")], tmp_path / "work")] == ["alice"]
 
 
 def test_killed_grading_run_still_writes_results(batches):

@@ -61,11 +61,6 @@ def uniquify(bases: list[str]) -> list[str]:
     return names
 
 
-def unique_names(paths: list[Path]) -> list[Entry]:
-    """Name each submission (:func:`submission_name`), suffixing ``-2``, ``-3`` on clashes."""
-    return [Entry(name, path) for name, path in zip(uniquify([submission_name(p) for p in paths]), paths)]
-
-
 def _grader_env(assignment: Assignment) -> dict[str, str]:
     """The child's environment: it finds the assignment's files where ``assignment`` does."""
     return dict(os.environ, DLGRADE_ROOT=str(assignment.root))
