@@ -1,12 +1,15 @@
 """Benchmark: dlgrade's batch grading against ``otter run`` on the same machine, in the same run.
 
-    .venv/bin/python bench/bench_grading.py [--n 40] [--otter-runs 3] [--jobs N]
+    .venv/bin/python bench/bench_grading.py [--n 100] [--otter-runs 3] [--jobs N]
 
-Builds N rnn submissions (correct, catalogued mistakes, and a few hostile ones), grades them with
-``dlgrade grade`` as one batch, and times ``otter run`` on a plain Otter assignment of the same
-size (8 exception-format tests that compare the student's modules with torch's in Otter's kernel),
-made on the fly. Prints a table: per-submission time, throughput, peak memory of the process tree,
-and the ratio to ``otter run``. Not part of ``make test``: speed goals live here, not in tests.
+Builds N rnn submissions (correct, every catalogued mistake, and a few hostile ones), grades them
+with ``dlgrade grade`` as one batch (and a batch of N/4, to show that memory does not grow with
+N), grades one cold, runs one cold ``dlgrade check``, and times ``otter run`` on a plain Otter
+assignment of the same size (as many exception-format tests as rnn's graders, comparing the
+student's modules with torch's in Otter's kernel), made on the fly. Prints a table: time per
+submission, throughput, peak memory of the process tree (PSS: shared pages counted once, as the
+forked workers share torch with their zygote), and the ratio to ``otter run``. Not part of
+``make test``: speed goals live here, not in tests.
 """
 from __future__ import annotations
 
@@ -28,7 +31,15 @@ from dlgrade.grading.reference import ReferenceSet  # noqa: E402
 from dlgrade.mistakes import strip_solution_markers  # noqa: E402
 from dlgrade.registry import get_assignment  # noqa: E402
 
-EXIT_AT_IMPORT = "import sys\nsys.exit(1)\n"
+# hostile submissions that fail fast (a hang would only measure --timeout)
+HOSTILE = {
+    "exit_at_import": "import sys\nsys.exit(1)\n{reference}",
+    "os_exit_in_forward": "{reference}\nimport os\nLSTMCell.forward = lambda self, *a, **k: os._exit(3)\n",
+    "memory_hog": "{reference}\n_hog = []\ndef _grab(self, *a, **k):\n    while True: _hog.append(bytearray(1 << 28))\n"
+                  "GRUCell.forward = _grab\n",
+    "reads_the_grader": "import glob, sys\nfor _p in glob.glob('/**/solutions/rnn.py', recursive=True): "
+                        "print(open(_p).read())\n{reference}",
+}
 
 OTTER_TESTS = '''\
 OK_FORMAT = False
@@ -63,23 +74,25 @@ def check(env):
 
 
 def submissions(folder: Path, n: int) -> list[Path]:
-    """N rnn submissions: the reference, every catalogued mistake and one that exits at import, in turn."""
+    """N rnn submissions, each file different: the reference, every catalogued mistake and the
+    hostile ones, in turn."""
     assignment = get_assignment("rnn")
     reference = ReferenceSet(assignment)
     correct = strip_solution_markers(assignment.solution_path.read_text())
     variants = [("correct", correct)] + [(m.id, reference.mistake_source(m)) for m in assignment.mistakes]
-    variants.append(("exit_at_import", EXIT_AT_IMPORT + correct))
+    variants += [(name, text.format(reference=correct)) for name, text in HOSTILE.items()]
     paths = []
     for i, (name, source) in zip(range(n), itertools.cycle(variants)):
         path = folder / f"s{i:03d}_{name}" / "rnn.py"
         path.parent.mkdir(parents=True)
-        path.write_text(source)
+        path.write_text(f"# submission {i}\n{source}")
         paths.append(path.parent)
     return paths
 
 
 class PeakMemory:
-    """Samples the summed RSS of a process tree (the child and all its descendants)."""
+    """Samples the summed PSS of a process tree (the child and all its descendants): pages shared
+    by several processes count once, shared out between them."""
 
     def __init__(self, proc: subprocess.Popen) -> None:
         self.proc, self.peak = proc, 0
@@ -88,19 +101,16 @@ class PeakMemory:
 
     def _tree_rss(self) -> int:
         children: dict[int, list[int]] = {}
-        rss: dict[int, int] = {}
         for status in Path("/proc").glob("[0-9]*/status"):
             try:
                 fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
             except OSError:
                 continue
-            pid = int(status.parent.name)
-            children.setdefault(int(fields["PPid"]), []).append(pid)
-            rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+            children.setdefault(int(fields["PPid"]), []).append(int(status.parent.name))
         total, stack = 0, [self.proc.pid]
         while stack:
             pid = stack.pop()
-            total += rss.get(pid, 0)
+            total += _pss(pid)
             stack += children.get(pid, [])
         return total
 
@@ -108,6 +118,17 @@ class PeakMemory:
         while self.proc.poll() is None:
             self.peak = max(self.peak, self._tree_rss())
             time.sleep(0.1)
+
+
+def _pss(pid: int) -> int:
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def timed(command: list[str], cwd: Path) -> tuple[float, int, subprocess.CompletedProcess]:
@@ -118,11 +139,19 @@ def timed(command: list[str], cwd: Path) -> tuple[float, int, subprocess.Complet
     return time.perf_counter() - start, memory.peak, subprocess.CompletedProcess(command, proc.returncode, out)
 
 
-def otter_zip(folder: Path) -> Path:
-    """A plain Otter autograder with 8 tests of the same assignment (tests run in Otter's kernel)."""
+def grader_count(bin_dir: Path) -> int:
+    """How many tests rnn's graders run per submission."""
+    proc = subprocess.run([str(bin_dir / "python"), "-m", "pytest", "--collect-only", "-q", "-p",
+                           "dlgrade.grading.plugin", "-p", "no:cacheprovider", str(REPO / "autograder" / "rnn")],
+                          capture_output=True, text=True, cwd=REPO)
+    return sum(1 for line in proc.stdout.splitlines() if "::" in line)
+
+
+def otter_zip(folder: Path, count: int) -> Path:
+    """A plain Otter autograder with ``count`` tests of the same assignment (run in Otter's kernel)."""
     tests = folder / "tests"
     tests.mkdir(parents=True)
-    kinds = ["LSTMCell", "GRUCell", "LSTM", "LSTMCell", "GRUCell", "LSTM", "LSTMCell", "GRUCell"]
+    kinds = itertools.islice(itertools.cycle(["LSTMCell", "GRUCell", "LSTM"]), count)
     for i, kind in enumerate(kinds):
         (tests / f"q{i}.py").write_text(OTTER_TESTS.format(i=i, kind=kind))
     (folder / "requirements.txt").write_text("torch\n")
@@ -132,24 +161,32 @@ def otter_zip(folder: Path) -> Path:
     return folder / "autograder.zip"
 
 
+def grade_batch(bin_dir: Path, tmp: Path, name: str, subs: list[Path], jobs: int) -> tuple[float, int, int]:
+    """Seconds, peak PSS and the number of results.json files of one ``dlgrade grade`` run."""
+    out = tmp / name
+    seconds, peak, proc = timed([str(bin_dir / "dlgrade"), "grade", "--assignment", "rnn", "--out", str(out),
+                                 "--jobs", str(jobs), *map(str, subs)], tmp)
+    if proc.returncode != 0:
+        raise SystemExit(proc.stdout)
+    return seconds, peak, sum(1 for s in subs if (out / s.name / "results.json").exists())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=40, help="submissions in the dlgrade batch")
+    parser.add_argument("--n", type=int, default=100, help="submissions in the dlgrade batch")
     parser.add_argument("--otter-runs", type=int, default=3, help="submissions timed with otter run")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     bin_dir = Path(sys.executable).parent
+    small = max(1, args.n // 4)
     with tempfile.TemporaryDirectory(prefix="dlgrade-bench-") as tmp:
         tmp = Path(tmp)
         subs = submissions(tmp / "subs", args.n)
-        seconds, peak, proc = timed([str(bin_dir / "dlgrade"), "grade", "--assignment", "rnn", "--out",
-                                     str(tmp / "out"), "--jobs", str(args.jobs), *map(str, subs)], tmp)
-        if proc.returncode != 0:
-            raise SystemExit(proc.stdout)
-        graded = sum(1 for s in subs if (tmp / "out" / s.name / "results.json").exists())
-        single, single_peak, _ = timed([str(bin_dir / "dlgrade"), "grade", "--assignment", "rnn", "--out",
-                                        str(tmp / "one"), str(subs[0])], tmp)
-        autograder = otter_zip(tmp / "otter")
+        seconds, peak, graded = grade_batch(bin_dir, tmp, "out", subs, args.jobs)
+        small_s, small_peak, _ = grade_batch(bin_dir, tmp, "out-small", subs[:small], args.jobs)
+        single, single_peak, _ = grade_batch(bin_dir, tmp, "one", subs[:1], args.jobs)
+        check, check_peak, _ = timed([str(bin_dir / "dlgrade"), "check", str(subs[0] / "rnn.py")], tmp)
+        autograder = otter_zip(tmp / "otter", grader_count(bin_dir))
         otter_times, otter_peak = [], 0
         for i in range(args.otter_runs):
             run_dir = tmp / f"otter-run-{i}"
@@ -162,21 +199,26 @@ def main() -> None:
             otter_peak = max(otter_peak, p)
     otter_each = sum(otter_times) / len(otter_times)
     per_sub = seconds / args.n
+
+    def row(what: str, count: str, each: float, peak_bytes: int, versus: str) -> tuple[str, ...]:
+        return (what, count, f"{each * 1000:.0f} ms", f"{1 / each:.2f}/s", f"{peak_bytes / 2**20:.0f} MiB", versus)
+
     rows = [
-        ("dlgrade grade, batch", f"{args.n} ({graded} graded)", f"{per_sub * 1000:.0f} ms", f"{args.n / seconds:.2f}/s",
-         f"{peak / 2**20:.0f} MiB", f"{otter_each / per_sub:.1f}x"),
-        ("dlgrade grade, 1 cold", "1", f"{single * 1000:.0f} ms", f"{1 / single:.2f}/s",
-         f"{single_peak / 2**20:.0f} MiB", f"{single / otter_each:.2f} of otter"),
-        ("otter run", f"{args.otter_runs}", f"{otter_each * 1000:.0f} ms", f"{1 / otter_each:.2f}/s",
-         f"{otter_peak / 2**20:.0f} MiB", "1.0x"),
+        row("dlgrade grade, batch", f"{args.n} ({graded} graded)", per_sub, peak, f"{otter_each / per_sub:.1f}x"),
+        row("dlgrade grade, batch", f"{small}", small_s / small, small_peak, f"{otter_each * small / small_s:.1f}x"),
+        row("dlgrade grade, 1 cold", "1", single, single_peak, f"{single / otter_each:.2f} of otter"),
+        row("dlgrade check, cold", "1", check, check_peak, ""),
+        row("otter run", f"{args.otter_runs}", otter_each, otter_peak, "1.0x"),
     ]
     header = ("what", "submissions", "per submission", "throughput", "peak memory", "vs otter run")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+    for line in [header, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(line, widths)))
     print(json.dumps({"n": args.n, "batch_s": round(seconds, 2), "per_submission_ms": round(per_sub * 1000),
-                      "otter_run_ms": round(otter_each * 1000), "single_cold_ms": round(single * 1000),
-                      "batch_peak_mib": round(peak / 2**20), "cpus": os.cpu_count()}))
+                      "throughput_vs_otter": round(otter_each / per_sub, 1), "otter_run_ms": round(otter_each * 1000),
+                      "single_cold_ms": round(single * 1000), "single_vs_otter": round(single / otter_each, 2),
+                      "check_cold_ms": round(check * 1000), "batch_peak_mib": round(peak / 2**20),
+                      "small_batch_peak_mib": round(small_peak / 2**20), "cpus": os.cpu_count()}))
 
 
 if __name__ == "__main__":

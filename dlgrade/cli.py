@@ -92,7 +92,7 @@ def _positive_int(text: str) -> int:
 
 
 def _grade_with_progress(assignment: Assignment, paths: list[Path], out: Path, timeout: float | None = None,
-                         jobs: int | None = None) -> list[Graded]:
+                         jobs: int | None = None, sessions: int | None = None) -> list[Graded]:
     """Grade a batch (report included), showing progress as submissions finish."""
     from dlgrade.grade import grade_batch
     from dlgrade.progress import Progress
@@ -100,7 +100,7 @@ def _grade_with_progress(assignment: Assignment, paths: list[Path], out: Path, t
     progress = Progress()
     try:
         return grade_batch(assignment, paths, out, timeout=timeout, jobs=jobs, progress=progress,
-                           on_start=progress.start)
+                           on_start=progress.start, sessions=sessions)
     finally:
         progress.close()
 
@@ -110,7 +110,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
     assignment = get_assignment(args.assignment)
     out = Path(args.out)
-    batch = _grade_with_progress(assignment, [Path(p) for p in args.submissions], out, args.timeout, args.jobs)
+    batch = _grade_with_progress(assignment, [Path(p) for p in args.submissions], out, args.timeout, args.jobs,
+                                 args.sessions)
     print(score_table(batch))
     print(f"Results: {out / '<name>' / 'results.json'}; gradebook: {out / 'gradebook.csv'}")
     print(f"Report: {out / 'report.html'}")
@@ -177,7 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--timeout", type=_positive_seconds, default=20.0, help="seconds allowed per call into student code")
     p.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
-                   help="grading sessions run at once (default: the number of CPUs, %(default)s here)")
+                   help="workers running student code at once (default: the number of CPUs, %(default)s here)")
+    p.add_argument("--sessions", type=_positive_int,
+                   help="grading sessions (trusted processes checking answers) at once; default: one per 4 jobs")
     p.add_argument("submissions", nargs="+",
                    help=".py, .ipynb, folder or .zip; or a Gradescope export (folder or .zip with submission_metadata.yml)")
     p.set_defaults(func=cmd_grade)

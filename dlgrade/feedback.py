@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import numpy as np
 import torch
 
 from dlgrade import execute
@@ -111,89 +112,99 @@ def _index(flat_index: int, shape: torch.Size) -> list[int]:
 
 
 def value_problem(expected: torch.Tensor, actual: torch.Tensor, name: str, dtype: str) -> str | None:
-    """None when ``actual`` is close to ``expected``; otherwise where and by how much it is off."""
+    """None when ``actual`` is close to ``expected``; otherwise where and by how much it is off.
+
+    Compared in float64 with numpy (for the small tensors graders use, torch's per-op overhead
+    would dominate a batch's comparisons)."""
     atol, rtol = TOLERANCES.get(dtype, TOLERANCES["float32"])
     if not expected.is_floating_point():
         if torch.equal(expected, actual):
             return None
         wrong = (expected != actual).nonzero()
         return f"{name}: {len(wrong)} of {expected.numel()} values differ, first at {wrong[0].tolist()}"
-    expected, actual = expected.double(), actual.double()
-    finite = torch.isfinite(expected)
-    bad_nonfinite = torch.isfinite(actual) != finite
-    if bool(bad_nonfinite.any()):
-        where = _index(int(bad_nonfinite.flatten().nonzero()[0]), expected.shape)
-        got = actual[tuple(where)].item() if where else actual.item()
+    exp = expected.detach().numpy().astype(np.float64)
+    act = actual.detach().numpy().astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(act - exp)
+        if np.all(diff <= atol + rtol * np.abs(exp)):  # all finite and close (a NaN anywhere fails this)
+            return None
+    finite = np.isfinite(exp)
+    bad_nonfinite = np.isfinite(act) != finite
+    if bad_nonfinite.any():
+        where = _index(int(np.flatnonzero(bad_nonfinite)[0]), expected.shape)
+        got = act[tuple(where)].item() if where else act.item()
         return f"{name}: got {got} at {where} where a finite value was expected"
-    diff = (actual - expected).abs().nan_to_num(0.0)
-    off = diff > atol + rtol * expected.abs().nan_to_num(0.0)
-    if not bool(off.any()):
+    diff = np.nan_to_num(diff, nan=0.0)
+    off = diff > atol + rtol * np.nan_to_num(np.abs(exp), nan=0.0)
+    if not off.any():
         return None
-    flat = int(diff.flatten().argmax())
+    flat = int(diff.argmax())
     where = _index(flat, expected.shape)
-    exp_v, got_v = expected.flatten()[flat].item(), actual.flatten()[flat].item()
+    exp_v, got_v = exp.flat[flat].item(), act.flat[flat].item()
     return (f"{name}: max abs error {diff.max().item():.3g} at {where} (expected {exp_v:.6g}, got {got_v:.6g}); "
-            f"{int(off.sum())} of {off.numel()} values are off (atol {atol:g}, rtol {rtol:g})")
+            f"{int(off.sum())} of {off.size} values are off (atol {atol:g}, rtol {rtol:g})")
 
 
-def _compare_tree(expected: Any, actual: Any, labels: Any, prefix: str, dtype: str, values: bool) -> list[str]:
-    problems = []
-    exp_leaves = list(_named(expected, labels, prefix))
-    problems += _structure_problems(expected, actual, prefix)
-    if problems:
-        return problems
-    act_leaves = list(_named(actual, labels, prefix))
+def _compare_tree(expected: Any, actual: Any, labels: Any, prefix: str, dtype: str,
+                  values: bool) -> Iterator[str]:
+    structure = _structure_problems(expected, actual, prefix)
+    if structure:
+        yield from structure
+        return
+    exp_leaves = _named(expected, labels, prefix)
+    act_leaves = _named(actual, labels, prefix)
     for (name, exp), (_, act) in zip(exp_leaves, act_leaves):
         structure = _structure_problems(exp, act, name)
         if structure:
-            problems += structure
+            yield from structure
         elif values and isinstance(exp, torch.Tensor):
             problem = value_problem(exp, as_plain_tensor(act), name, dtype)
             if problem:
-                problems.append(problem)
-    return problems
+                yield problem
 
 
-def _call_problems(kind: str, request: dict, expected: dict, actual: dict) -> list[str]:
+def _call_problems(kind: str, request: dict, expected: dict, actual: dict) -> Iterator[str]:
     if actual.get("forbidden"):
         used = ", ".join(actual["forbidden"])
-        return [f"your code uses {used}, which this assignment asks you to implement yourself; "
-                "tests that run it score 0"]
+        yield (f"your code uses {used}, which this assignment asks you to implement yourself; "
+               "tests that run it score 0")
+        return
     if not actual.get("ok"):
-        return [f"{actual.get('error', 'failed')} (while {actual.get('where', 'running')})"]
+        yield f"{actual.get('error', 'failed')} (while {actual.get('where', 'running')})"
+        return
     dtype = request.get("dtype", "float32")
     labels = request.get("labels", {})
     out_labels = labels.get("out")
     if kind in ("shapes", "values"):
-        return _compare_tree(expected["out"], actual["out"], out_labels, "output", dtype, kind == "values")
-    if kind == "unchanged":
+        yield from _compare_tree(expected["out"], actual["out"], out_labels, "output", dtype, kind == "values")
+    elif kind == "unchanged":
         names = input_leaf_names(request)
         sent = execute.leaves([request.get("args", []), request.get("kwargs", {})])
         after = actual.get("inputs_after")
         if not isinstance(after, list) or len(after) != len(sent):
-            return ["could not tell whether your code modified its inputs (the worker's answer is incomplete)"]
-        return [f"your code modified its input {name} in place" for name, before, now in zip(names, sent, after)
-                if not _same_tensor(before, now)]
-    if kind == "gradients":
-        problems = _compare_tree(expected["out"], actual["out"], out_labels, "output", dtype, False)
-        if problems:
-            return problems
+            yield "could not tell whether your code modified its inputs (the worker's answer is incomplete)"
+            return
+        for name, before, now in zip(names, sent, after):
+            if not _same_tensor(before, now):
+                yield f"your code modified its input {name} in place"
+    elif kind == "gradients":
+        structure = list(_compare_tree(expected["out"], actual["out"], out_labels, "output", dtype, False))
+        if structure:
+            yield from structure
+            return
         exp_g, act_g = expected["grads"], actual.get("grads") or {}
         names = input_leaf_names(request)
         got_inputs = act_g.get("inputs") or []
         for i, exp in enumerate(exp_g["inputs"]):
-            if exp is None:
-                continue
-            got = got_inputs[i] if i < len(got_inputs) else None
-            name = f"gradient w.r.t. input {names[i]}"
-            problems += _grad_problem(exp, got, name, dtype)
+            if exp is not None:
+                got = got_inputs[i] if i < len(got_inputs) else None
+                yield from _grad_problem(exp, got, f"gradient w.r.t. input {names[i]}", dtype)
         for pname, exp in exp_g["params"].items():
-            if exp is None:
-                continue
-            got = (act_g.get("params") or {}).get(pname)
-            problems += _grad_problem(exp, got, f"gradient w.r.t. parameter {pname}", dtype)
-        return problems
-    raise ValueError(f"unknown check kind {kind!r}")
+            if exp is not None:
+                got = (act_g.get("params") or {}).get(pname)
+                yield from _grad_problem(exp, got, f"gradient w.r.t. parameter {pname}", dtype)
+    else:
+        raise ValueError(f"unknown check kind {kind!r}")
 
 
 def _same_tensor(before: torch.Tensor, after: Any) -> bool:
@@ -203,15 +214,18 @@ def _same_tensor(before: torch.Tensor, after: Any) -> bool:
     return bool(torch.equal(as_plain_tensor(after), before))
 
 
-def _grad_problem(expected: torch.Tensor, actual: Any, name: str, dtype: str) -> list[str]:
+def _grad_problem(expected: torch.Tensor, actual: Any, name: str, dtype: str) -> Iterator[str]:
     if actual is None:
-        return [f"{name}: missing (the output does not depend on it through autograd: "
-                ".detach(), .data, torch.no_grad() or a value rebuilt from numpy?)"]
+        yield (f"{name}: missing (the output does not depend on it through autograd: "
+               ".detach(), .data, torch.no_grad() or a value rebuilt from numpy?)")
+        return
     structure = _structure_problems(expected, actual, name)
     if structure:
-        return structure
+        yield from structure
+        return
     problem = value_problem(expected, as_plain_tensor(actual), name, dtype)
-    return [problem] if problem else []
+    if problem:
+        yield problem
 
 
 def _api_problems(request: dict, expected: dict, actual: dict) -> list[str]:
@@ -235,11 +249,20 @@ def _api_problems(request: dict, expected: dict, actual: dict) -> list[str]:
     return problems
 
 
+def _problems(kind: str, request: dict, expected: dict, actual: dict) -> Iterator[str]:
+    if kind == "api":
+        return iter(_api_problems(request, expected, actual))
+    return _call_problems(kind, request, expected, actual)
+
+
 def problems(kind: str, request: dict, expected: dict, actual: dict) -> list[str]:
     """Everything wrong with ``actual`` for a check of ``kind``; empty when it passes."""
-    if kind == "api":
-        return _api_problems(request, expected, actual)
-    return _call_problems(kind, request, expected, actual)
+    return list(_problems(kind, request, expected, actual))
+
+
+def agrees(kind: str, request: dict, expected: dict, actual: dict) -> bool:
+    """Whether a check of ``kind`` finds nothing wrong (stops at the first problem)."""
+    return next(_problems(kind, request, expected, actual), None) is None
 
 
 def feedback(kind: str, request: dict, expected: dict, actual: dict,
@@ -254,8 +277,8 @@ def feedback(kind: str, request: dict, expected: dict, actual: dict,
     if actual.get("ok") and not actual.get("forbidden"):
         seen = []
         for hint, response in mistakes:
-            if hint not in seen and not problems(kind, request, response, actual) \
-                    and problems(kind, request, expected, response):
+            if hint not in seen and agrees(kind, request, response, actual) \
+                    and not agrees(kind, request, expected, response):
                 seen.append(hint)
         lines += [f"Hint: {hint}" for hint in seen]
     return "\n".join(lines)

@@ -1,8 +1,11 @@
 """``dlgrade grade``: grade a batch of submissions in parallel; write results, gradebook and report.
 
-The submissions are split into up to ``jobs`` chunks and each chunk is graded by its own pytest
-session (:func:`run_graders`), all at once. ``results.json`` files are written per submission as
-each session goes, which is how progress is followed and how a killed session is survived.
+One pytest session (:func:`run_graders`) grades the batch, with ``jobs`` workers running at once
+(the submission being checked and the next ones, answering ahead; see
+:mod:`dlgrade.grading.runner`). Machines with many CPUs split the batch into several sessions,
+one per :data:`JOBS_PER_SESSION` jobs, all at once. ``results.json`` files are written per
+submission as each session goes, which is how progress is followed and how a killed session is
+survived.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ __all__ = ["grade", "grade_batch", "collect_entries", "split_chunks", "score_tab
 
 ProgressCallback = Callable[[Entry, dict], None]
 POLL_S = 0.2
+JOBS_PER_SESSION = 4  # one pytest session checks answers about as fast as four workers produce them
 
 
 def collect_entries(paths: list[Path], workdir: Path) -> list[Entry]:
@@ -58,7 +62,7 @@ def _failed_run(entry: Entry, why: str) -> dict:
 
 
 def _grade_chunk(assignment: Assignment, entries: list[Entry], out_dir: Path, timeout: float | None,
-                 stop: threading.Event) -> tuple[dict[str, dict], list[str]]:
+                 jobs: int, stop: threading.Event) -> tuple[dict[str, dict], list[str]]:
     """Grade ``entries`` in one pytest session (more after a killed one); every entry gets a results file."""
     results: dict[str, dict] = {}
     pending, logs = entries, []
@@ -69,7 +73,7 @@ def _grade_chunk(assignment: Assignment, entries: list[Entry], out_dir: Path, ti
 
     while pending and not stop.is_set():
         try:
-            proc = run_graders(assignment, pending, out_dir, timeout=timeout)
+            proc = run_graders(assignment, pending, out_dir, timeout=timeout, jobs=jobs)
         except OSError as exc:
             logs.append(f"could not start the graders: {exc}")
             for entry in pending:
@@ -111,8 +115,10 @@ def _follow(futures: list[Future], entries: list[Entry], out_dir: Path,
 
 def grade_batch(assignment: Assignment, paths: list[Path], out_dir: Path, timeout: float | None = None,
                 jobs: int | None = None, progress: ProgressCallback | None = None,
-                on_start: Callable[[int], None] | None = None, report: bool = True) -> list[Graded]:
-    """Grade ``paths`` with up to ``jobs`` (default: CPU count) pytest sessions at once.
+                on_start: Callable[[int], None] | None = None, report: bool = True,
+                sessions: int | None = None) -> list[Graded]:
+    """Grade ``paths`` with ``jobs`` workers at once (default: the CPU count) in ``sessions``
+    pytest sessions (default: one per :data:`JOBS_PER_SESSION` jobs).
 
     Writes ``out_dir/<name>/results.json``, ``gradebook.csv``, ``grading.log`` and, with
     ``report``, ``report.html``, ``scores.png`` and ``<name>/feedback.html``. ``on_start(total)``
@@ -130,10 +136,13 @@ def grade_batch(assignment: Assignment, paths: list[Path], out_dir: Path, timeou
             (out_dir / entry.name / "results.json").unlink(missing_ok=True)
         if on_start is not None:
             on_start(len(entries))
-        chunks = split_chunks(entries, jobs or os.cpu_count() or 1)
+        jobs = jobs or os.cpu_count() or 1
+        chunks = split_chunks(entries, sessions or max(1, jobs // JOBS_PER_SESSION))
+        per_session = max(1, jobs // len(chunks))
         stop = threading.Event()
         with ThreadPoolExecutor(max_workers=len(chunks), thread_name_prefix="dlgrade-chunk") as pool:
-            futures = [pool.submit(_grade_chunk, assignment, chunk, out_dir, timeout, stop) for chunk in chunks]
+            futures = [pool.submit(_grade_chunk, assignment, chunk, out_dir, timeout, per_session, stop)
+                       for chunk in chunks]
             try:
                 _follow(futures, entries, out_dir, progress)
             except BaseException:  # Ctrl-C: the sessions get it too; write no placeholders for them
@@ -157,7 +166,8 @@ def grade_batch(assignment: Assignment, paths: list[Path], out_dir: Path, timeou
 
 def grade(assignment: Assignment, paths: list[Path], out_dir: Path, timeout: float | None = None,
           jobs: int | None = None, progress: ProgressCallback | None = None,
-          report: bool = False) -> dict[str, dict]:
+          report: bool = False, sessions: int | None = None) -> dict[str, dict]:
     """:func:`grade_batch`, returning ``{name: results}`` (no HTML report unless ``report``)."""
-    batch = grade_batch(assignment, paths, out_dir, timeout=timeout, jobs=jobs, progress=progress, report=report)
+    batch = grade_batch(assignment, paths, out_dir, timeout=timeout, jobs=jobs, progress=progress, report=report,
+                        sessions=sessions)
     return {g.entry.name: g.results for g in batch}

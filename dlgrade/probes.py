@@ -93,7 +93,7 @@ def materialize(probe: Probe, reference: Mapping[str, Any]) -> dict:
         "labels": {"args": list(probe.arg_names), "out": probe.out_names},
     }
     if probe.init is not None:
-        torch.manual_seed(probe.seed)
+        torch.default_generator.manual_seed(probe.seed)
         module = reference[probe.target](**probe.init)
         request["state_dict"] = {k: v.detach().to(dtype).clone() for k, v in module.state_dict().items()}
     return request

@@ -1,14 +1,19 @@
 """Plain-data encoding of nested values holding tensors.
 
 A value is ``None``, ``bool``, ``int``, ``float``, ``str``, a list/tuple/dict of values, or a
-``torch.Tensor``. :func:`pack` turns it into a JSON-able skeleton plus a list of ``.npy`` blobs;
-:func:`unpack` reverses it with ``allow_pickle=False``, so whatever comes back is a plain
-``torch.Tensor`` of an allowed dtype, never an object chosen by the sender.
+``torch.Tensor``. :func:`pack` turns it into a JSON-able skeleton plus a list of blobs, each a
+tensor's raw bytes, its dtype and shape in the skeleton (``{"$t": i, "dtype": "float32",
+"shape": [3, 4]}``); :func:`unpack` reverses it, accepting only the dtypes in
+:data:`ALLOWED_DTYPES` and blobs of exactly the size their dtype and shape call for. Nothing is
+unpickled, so whatever comes back is a plain ``torch.Tensor``, never an object chosen by the sender.
 """
 from __future__ import annotations
 
 import base64
-import io
+import hashlib
+import json
+import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -18,6 +23,7 @@ ALLOWED_DTYPES = {
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool",
 }
 MAX_DEPTH = 16
+MAX_DIMS = 32
 FILE_DEPTH = 64
 
 
@@ -25,39 +31,45 @@ class DecodeError(ValueError):
     """A packed value is malformed or uses something not allowed."""
 
 
-def tensor_to_bytes(tensor: torch.Tensor) -> bytes:
-    """Serialize a tensor as ``.npy`` bytes (no pickle)."""
-    array = tensor.detach().cpu().contiguous().numpy()
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
+def encode_tensor(tensor: torch.Tensor) -> tuple[dict, bytes]:
+    """A tensor's dtype and shape, and its raw (C-order, native byte order) bytes."""
+    array = np.ascontiguousarray(tensor.detach().cpu().numpy())
+    return {"dtype": array.dtype.name, "shape": list(array.shape)}, array.tobytes()
 
 
-def tensor_from_bytes(data: bytes) -> torch.Tensor:
-    """Load ``.npy`` bytes into a plain tensor; reject pickles and odd dtypes."""
-    try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-    except Exception as exc:  # malformed bytes from an untrusted sender
-        raise DecodeError(f"not a valid tensor: {exc}") from None
-    if not isinstance(array, np.ndarray) or array.dtype.name not in ALLOWED_DTYPES:
-        raise DecodeError(f"tensor dtype {getattr(array, 'dtype', '?')} is not allowed")
-    return torch.from_numpy(np.ascontiguousarray(array).copy())
+def decode_tensor(meta: Any, data: bytes) -> torch.Tensor:
+    """A plain tensor from :func:`encode_tensor`'s output; reject odd dtypes, shapes and sizes."""
+    dtype, shape = (meta.get("dtype"), meta.get("shape")) if isinstance(meta, dict) else (None, None)
+    if dtype not in ALLOWED_DTYPES:
+        raise DecodeError(f"tensor dtype {dtype!r} is not allowed")
+    if not isinstance(shape, list) or len(shape) > MAX_DIMS \
+            or not all(type(n) is int and n >= 0 for n in shape):
+        raise DecodeError(f"malformed tensor shape {shape!r}")
+    np_dtype = np.dtype(dtype)
+    if math.prod(shape) * np_dtype.itemsize != len(data):
+        raise DecodeError(f"tensor of shape {shape} and dtype {dtype} cannot hold {len(data)} bytes")
+    array = np.frombuffer(data, dtype=np_dtype).reshape(shape)
+    array = array != 0 if dtype == "bool" else array.copy()  # a bool byte is 0 or 1, nothing else
+    return torch.from_numpy(array)
 
 
 def as_plain_tensor(value: Any) -> torch.Tensor:
-    """A detached plain ``torch.Tensor`` copy of ``value`` (drops any subclass)."""
+    """``value`` as a detached plain ``torch.Tensor`` (a copy when it is a subclass, which drops it)."""
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"expected a torch.Tensor, got {type(value).__name__}")
-    return tensor_from_bytes(tensor_to_bytes(torch.Tensor._make_subclass(torch.Tensor, value.detach())))
+    if type(value) is torch.Tensor:  # not a subclass: nothing overridden (every tensor a worker sends)
+        return value.detach()
+    return decode_tensor(*encode_tensor(torch.Tensor._make_subclass(torch.Tensor, value.detach())))
 
 
 def pack(value: Any, blobs: list[bytes], depth: int = 0, max_depth: int = MAX_DEPTH) -> Any:
-    """Replace tensors in ``value`` by ``{"$t": index}`` and append their bytes to ``blobs``."""
+    """Replace tensors in ``value`` by ``{"$t": index, "dtype", "shape"}``; append their bytes to ``blobs``."""
     if depth > max_depth:
         raise DecodeError("value is nested too deeply")
     if isinstance(value, torch.Tensor):
-        blobs.append(tensor_to_bytes(value))
-        return {"$t": len(blobs) - 1}
+        meta, data = encode_tensor(value)
+        blobs.append(data)
+        return {"$t": len(blobs) - 1, **meta}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, tuple):
@@ -77,13 +89,15 @@ def unpack(skeleton: Any, blobs: list[bytes], depth: int = 0, max_depth: int = M
         return skeleton
     if isinstance(skeleton, list):
         return [unpack(v, blobs, depth + 1, max_depth) for v in skeleton]
-    if isinstance(skeleton, dict) and len(skeleton) == 1:
+    if isinstance(skeleton, dict) and "$t" in skeleton:
+        index = skeleton["$t"]
+        if type(index) is int and 0 <= index < len(blobs) and set(skeleton) == {"$t", "dtype", "shape"}:
+            return decode_tensor(skeleton, blobs[index])
+    elif isinstance(skeleton, dict) and len(skeleton) == 1:
         (key, inner), = skeleton.items()
-        if key == "$t" and isinstance(inner, int) and 0 <= inner < len(blobs):
-            return tensor_from_bytes(blobs[inner])
         if key == "$tuple" and isinstance(inner, list):
             return tuple(unpack(v, blobs, depth + 1, max_depth) for v in inner)
-        if key == "$dict" and isinstance(inner, list):
+        if key == "$dict" and isinstance(inner, list) and all(isinstance(i, list) and len(i) == 2 for i in inner):
             return {str(k): unpack(v, blobs, depth + 1, max_depth) for k, v in inner}
         if key == "$obj":
             return Opaque(str(inner))
@@ -100,8 +114,37 @@ class Opaque:
         return f"<{self.type_name} object>"
 
 
+def fingerprint(value: Any) -> str:
+    """A digest of ``value``'s content (structure, dtypes, shapes and bytes of its tensors)."""
+    blobs: list[bytes] = []
+    digest = hashlib.sha256(json.dumps(pack(value, blobs, max_depth=FILE_DEPTH), sort_keys=True).encode())
+    for blob in blobs:
+        digest.update(len(blob).to_bytes(8, "big"))
+        digest.update(blob)
+    return digest.hexdigest()
+
+
+class Fingerprints:
+    """:func:`fingerprint`, memoized per object for values that are not modified once made
+    (the memo keeps each object alive, so an id is never reused for another). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[Any, str]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, value: Any) -> str:
+        with self._lock:
+            found = self._memo.get(id(value))
+        if found is not None and found[0] is value:
+            return found[1]
+        key = fingerprint(value)
+        with self._lock:
+            self._memo[id(value)] = (value, key)
+        return key
+
+
 def to_json(value: Any) -> Any:
-    """Self-contained JSON form (tensors inline as base64 ``.npy``), for fixture files."""
+    """Self-contained JSON form (tensor bytes inline as base64), for fixture files."""
     blobs: list[bytes] = []
     skeleton = pack(value, blobs, max_depth=FILE_DEPTH)
     return {"value": skeleton, "blobs": [base64.b64encode(b).decode("ascii") for b in blobs]}

@@ -488,12 +488,10 @@ for _rel in ("__init__.py", "grading/plugin.py", "grading/results.py", "worker/c
 
 SOCKET_FORGE = '''
 import json as _json
-import io as _io
 import os as _os
 import stat as _stat
 import struct as _struct
 
-import numpy as _np
 import torch as _torch
 
 from dlgrade.worker import protocol as _protocol
@@ -541,10 +539,9 @@ def _forged(request):
 
 def _pack(value, blobs):
     if isinstance(value, _torch.Tensor):
-        buffer = _io.BytesIO()
-        _np.save(buffer, value.numpy(), allow_pickle=False)
-        blobs.append(buffer.getvalue())
-        return {"$t": len(blobs) - 1}
+        array = value.numpy()
+        blobs.append(array.tobytes())
+        return {"$t": len(blobs) - 1, "dtype": array.dtype.name, "shape": list(array.shape)}
     if isinstance(value, tuple):
         return {"$tuple": [_pack(v, blobs) for v in value]}
     if isinstance(value, list):

@@ -61,10 +61,12 @@ class FakeSessions:
         self.lock = threading.Lock()
         self.running = self.most = 0
         self.calls: list[list[str]] = []
+        self.jobs: list[int | None] = []
 
-    def __call__(self, assignment, entries, results_dir, timeout=None):
+    def __call__(self, assignment, entries, results_dir, timeout=None, jobs=None):
         with self.lock:
             self.calls.append([e.name for e in entries])
+            self.jobs.append(jobs)
             self.running += 1
             self.most = max(self.most, self.running)
         try:
@@ -107,27 +109,29 @@ def test_split_chunks_covers_everything_in_order():
     assert split_chunks([], 4) == []
 
 
-@pytest.mark.parametrize("jobs", [1, 2, 3])
-def test_sessions_run_in_parallel(tmp_path, monkeypatch, rnn, jobs):
-    fake = FakeSessions(parties=jobs)
+@pytest.mark.parametrize("sessions", [1, 2, 3])
+def test_sessions_run_in_parallel(tmp_path, monkeypatch, rnn, sessions):
+    fake = FakeSessions(parties=sessions)
     monkeypatch.setattr(grade_module, "run_graders", fake)
     paths = write_subs(tmp_path / "subs", {f"s{i}": "full" for i in range(7)})
-    batch = grade_batch(rnn, paths, tmp_path / "out", jobs=jobs, report=False)
-    assert fake.most == jobs and len(fake.calls) == jobs
+    batch = grade_batch(rnn, paths, tmp_path / "out", jobs=6, sessions=sessions, report=False)
+    assert fake.most == sessions and len(fake.calls) == sessions
+    assert fake.jobs == [6 // sessions] * sessions  # the workers are shared out between the sessions
     assert sorted(n for call in fake.calls for n in call) == sorted(f"s{i}" for i in range(7))
     assert [g.entry.name for g in batch] == [f"s{i}" for i in range(7)]
     assert all(g.results["score"] == 5 for g in batch)
     log = (tmp_path / "out" / "grading.log").read_text()
-    assert all(f"=== session {n}.1 ===" in log for n in range(1, jobs + 1))
+    assert all(f"=== session {n}.1 ===" in log for n in range(1, sessions + 1))
 
 
-def test_jobs_default_to_the_cpu_count(tmp_path, monkeypatch, rnn):
-    fake = FakeSessions(parties=3)
+@pytest.mark.parametrize(("cpus", "sessions"), [(2, 1), (3, 1), (8, 2), (13, 3)])
+def test_jobs_default_to_the_cpu_count_with_a_session_per_four(tmp_path, monkeypatch, rnn, cpus, sessions):
+    fake = FakeSessions(parties=sessions)
     monkeypatch.setattr(grade_module, "run_graders", fake)
-    monkeypatch.setattr(grade_module.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(grade_module.os, "cpu_count", lambda: cpus)
     grade_batch(rnn, write_subs(tmp_path / "subs", {f"s{i}": "full" for i in range(5)}), tmp_path / "out",
                 report=False)
-    assert fake.most == 3
+    assert fake.most == sessions and fake.jobs == [cpus // sessions] * sessions
 
 
 def test_killed_session_blames_its_current_submission_only(tmp_path, monkeypatch, rnn):
@@ -135,8 +139,8 @@ def test_killed_session_blames_its_current_submission_only(tmp_path, monkeypatch
     monkeypatch.setattr(grade_module, "run_graders", fake)
     kinds = {"a": "full", "b": "kill", "c": "full", "d": "full", "e": "full", "f": "full"}
     seen = []
-    batch = grade_batch(rnn, write_subs(tmp_path / "subs", kinds), tmp_path / "out", jobs=2, report=False,
-                        progress=lambda entry, results: seen.append((entry.name, results["score"])))
+    batch = grade_batch(rnn, write_subs(tmp_path / "subs", kinds), tmp_path / "out", jobs=2, sessions=2,
+                        report=False, progress=lambda entry, results: seen.append((entry.name, results["score"])))
     scores = {g.entry.name: g.results["score"] for g in batch}
     assert scores == {"a": 5, "b": 0, "c": 5, "d": 5, "e": 5, "f": 5}
     assert "killed (signal 9) while grading it" in batch[1].results["tests"][0]["output"]
@@ -152,7 +156,7 @@ def test_failed_session_gives_placeholders_and_others_are_unaffected(tmp_path, m
     out = tmp_path / "out"
     write_results(out / "b" / "results.json", fake_results({n for n, _ in TESTS}))  # stale, from a past run
     batch = grade_batch(rnn, write_subs(tmp_path / "subs", {"a": "full", "b": "crash", "c": "full", "d": "full"}),
-                        out, jobs=2, report=False)
+                        out, jobs=2, sessions=2, report=False)
     scores = {g.entry.name: g.results["score"] for g in batch}
     assert scores == {"a": 5, "b": 0, "c": 5, "d": 5}
     placeholder = batch[1].results["tests"]
@@ -176,7 +180,7 @@ def test_progress_reports_each_submission_as_it_finishes(tmp_path, monkeypatch, 
     monkeypatch.setattr(Progress, "__call__", spy)
     start = time.monotonic()
     grade_batch(rnn, write_subs(tmp_path / "subs", {f"s{i}": "full" for i in range(6)}), tmp_path / "out",
-                jobs=2, progress=progress, on_start=progress.start, report=False)
+                jobs=2, sessions=2, progress=progress, on_start=progress.start, report=False)
     end = time.monotonic()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 6
@@ -305,7 +309,7 @@ def test_demo_grades_the_samples_as_batches_with_reports(tmp_path, monkeypatch, 
         for sample in samples:
             assert html.escape(sample) in report.read_text()
             assert (tmp_path / "demo" / name / sample / "feedback.html").exists()
-    assert len(fake.calls) == 2 * 2  # each assignment's 4 samples in 2 sessions (cpu count 2)
+    assert len(fake.calls) == 2 and fake.jobs == [2, 2]  # each assignment's samples in 1 session, 2 workers
     assert "[4/4] " in out
 
 
@@ -322,12 +326,12 @@ def test_bad_jobs_is_a_usage_error(jobs, capsys):
 def test_jobs_reach_the_grader(tmp_path, monkeypatch, capsys):
     from dlgrade import cli
 
-    fake = FakeSessions(parties=3)
+    fake = FakeSessions()
     monkeypatch.setattr(grade_module, "run_graders", fake)
     paths = write_subs(tmp_path / "subs", {f"s{i}": "full" for i in range(4)})
     assert cli.main(["grade", "--assignment", "rnn", "--out", str(tmp_path / "out"), "--jobs", "3",
                      *map(str, paths)]) == 0
-    assert fake.most == 3 and len(fake.calls) == 3
+    assert fake.jobs == [3]
     out = capsys.readouterr().out
     assert [line.split()[0] for line in out.splitlines() if line.startswith("[")] == ["[1/4]", "[2/4]", "[3/4]",
                                                                                        "[4/4]"]

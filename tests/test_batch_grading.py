@@ -2,7 +2,7 @@
 
 ONE grading run (module fixture) grades an export zip of six students (the reference twice under
 the same name, a catalogued mistake twice, one with an HTML-injecting name, a syntax error, a
-folder without code) plus an ordinary zip without metadata, with ``--jobs 2``. The tests read its
+folder without code) plus an ordinary zip without metadata, with ``--jobs 2 --sessions 2``. The tests read its
 output; the last ones open report.html in headless Chromium.
 """
 from __future__ import annotations
@@ -123,7 +123,8 @@ def run(tmp_path_factory) -> Run:
     with zipfile.ZipFile(plain, "w") as zf:  # no submission_metadata.yml: one ordinary submission
         zf.writestr("hw/rnn.py", (REPO / "solutions" / "rnn.py").read_text())
     out = folder / "out"
-    proc = subprocess.run([*dlgrade_command(), "grade", "--assignment", "rnn", "--out", str(out), "--jobs", "2",
+    proc = subprocess.run([*dlgrade_command(), "grade", "--assignment", "rnn", "--out", str(out),
+                           "--jobs", "2", "--sessions", "2",
                            str(export), str(plain)], capture_output=True, text=True, cwd=folder,
                           timeout=RUN_LIMIT_S)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -2,14 +2,13 @@
 import socket
 import time
 
-import numpy as np
 import pytest
 import torch
 
 from dlgrade.errors import WorkerError
 from dlgrade.registry import get_assignment
 from dlgrade.submission import Chunk, Submission
-from dlgrade.tensorio import DecodeError, tensor_from_bytes
+from dlgrade.tensorio import DecodeError, decode_tensor, encode_tensor
 from dlgrade.worker import protocol
 from dlgrade.worker.client import WorkerClient
 
@@ -63,12 +62,12 @@ def test_hard_exit_in_a_call_restarts_the_worker_for_the_next_call():
 def test_infinite_loop_times_out_and_the_process_is_killed():
     with client_for("def spin(x):\n    while True: pass\n", call_timeout=1.0) as client:
         client.ensure_started()
-        proc = client._worker.proc
+        worker = client._worker
         start = time.monotonic()
         with pytest.raises(WorkerError, match="timed out after 1 s"):
             client.request(call("spin", torch.ones(1)))
         assert time.monotonic() - start < 10
-        assert proc.poll() is not None
+        assert not worker.running()
 
 
 def test_forbidden_builtins_are_detected_inside_calls():
@@ -101,8 +100,13 @@ def test_protocol_rejects_pickles_and_oversized_messages():
         protocol.send(a, {"x": torch.zeros(1000)})
         with pytest.raises(DecodeError, match="too large"):
             protocol.receive(b, max_blobs=100)
-    import io
-    buffer = io.BytesIO()
-    np.save(buffer, np.array([object()], dtype=object), allow_pickle=True)
-    with pytest.raises(DecodeError):
-        tensor_from_bytes(buffer.getvalue())
+    meta, data = encode_tensor(torch.arange(6.0).reshape(2, 3))
+    assert torch.equal(decode_tensor(meta, data), torch.arange(6.0).reshape(2, 3))
+    bad = [({"dtype": "object", "shape": [1]}, b"x" * 8, "not allowed"),
+           ({"dtype": "float32", "shape": [2, 3]}, data[:-1], "cannot hold"),
+           ({"dtype": "float32", "shape": [-1]}, data, "malformed tensor shape"),
+           ({"dtype": "float32", "shape": "6"}, data, "malformed tensor shape")]
+    for meta, blob, why in bad:
+        with pytest.raises(DecodeError, match=why):
+            decode_tensor(meta, blob)
+    assert decode_tensor({"dtype": "bool", "shape": [2]}, b"\x00\x07").tolist() == [False, True]

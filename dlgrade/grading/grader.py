@@ -6,11 +6,12 @@ answer in this trusted process and raises :class:`GradeFailure` with the feedbac
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+
 from dlgrade import feedback
 from dlgrade.errors import GradeFailure, WorkerError
 from dlgrade.grading.reference import ReferenceSet
-from dlgrade.probes import Probe, grad_outputs_for, materialize
+from dlgrade.probes import Probe
 
 Target = Callable[[dict], dict]
 
@@ -28,8 +29,7 @@ class Grader:
     # -- what graders call --------------------------------------------------------------------
     def api(self, target: str, method: str | None = "forward") -> None:
         """``target`` exists with the handed-out signature (class with ``method``, or function)."""
-        request = {"op": "inspect", "target": target, "method": method}
-        self._check("api", request, self.reference.respond(request))
+        self._check("api", *self.reference.api_check(target, method))
 
     def shapes(self, probe: Probe) -> None:
         """The output has the reference's structure, shapes and dtypes."""
@@ -48,30 +48,27 @@ class Grader:
         self._call_check("unchanged", probe)
 
     # -- machinery ----------------------------------------------------------------------------
+    def _mistakes(self, kind: str, request: dict, expected: dict) -> Iterator[tuple[str, dict]]:
+        """The catalogued mistakes, run only if feedback asks for them (a failed check)."""
+        yield from self.reference.distinct_mistakes(kind, request, expected)
+
     def _call_check(self, kind: str, probe: Probe, backward: bool = False) -> None:
-        request = materialize(probe, self.reference.namespace)
-        expected = self.reference.respond(request)
-        if backward:
-            request["grad_outputs"] = grad_outputs_for(expected["out"], probe.seed)
-            expected = self.reference.respond(request)
+        request, expected = self.reference.probe_check(probe, backward)
         self._check(kind, request, expected)
 
     def _check(self, kind: str, request: dict, expected: dict) -> None:
-        own = feedback.problems(kind, request, expected, expected)
-        if own:
-            raise RuntimeError(f"grader bug: the reference fails its own {kind} check: {own}")
+        self.reference.verify(kind, request, expected)
         if self.recorder is not None:
-            mistakes = [[hint, response] for hint, response in self.reference.mistake_responses(request)
-                        if feedback.problems(kind, request, expected, response)]
-            self.recorder.append({"kind": kind, "request": request, "expected": expected, "mistakes": mistakes})
+            mistakes = self.reference.distinct_mistakes(kind, request, expected)
+            self.recorder.append({"kind": kind, "request": request, "expected": expected,
+                                  "mistakes": [list(m) for m in mistakes]})
             return
         assert self.target is not None, "a Grader needs a target or a recorder"
         try:
             actual = self.target(request)
         except WorkerError as exc:
             actual = {"ok": False, "error": str(exc), "where": "running"}
-        message = feedback.feedback(kind, request, expected, actual,
-                                    self.reference.mistake_responses(request))
+        message = feedback.feedback(kind, request, expected, actual, self._mistakes(kind, request, expected))
         if message is not None:
             extra = self.context()
             raise GradeFailure(message + (f"\n{extra}" if extra else ""))

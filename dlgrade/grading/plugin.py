@@ -3,7 +3,9 @@
 Enable it with ``-p dlgrade.grading.plugin``. Grading mode (``--dlgrade-manifest``) runs every
 grader once per submission in one pytest session: the ``submission`` fixture is parametrized
 per submission at session scope, so each submission gets one worker process that is stopped
-when pytest moves on to the next. Record mode (``--dlgrade-record``) runs the public graders
+when pytest moves on to the next. The workers are forked from one zygote per session
+(:class:`~dlgrade.worker.forkserver.Forkserver`), started when the session starts, so the
+session pays for ``import torch`` in a worker once, not once per submission. Record mode (``--dlgrade-record``) runs the public graders
 against the reference only and writes the public checks students get with the handout.
 
 Markers: ``@pytest.mark.points(n)`` (default 1) and ``@pytest.mark.public`` (visible to students
@@ -12,19 +14,23 @@ and shipped in their local checks; unmarked graders are hidden until the scores 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from dlgrade import tensorio
 from dlgrade.errors import GradeFailure
-from dlgrade.grading.grader import Grader
-from dlgrade.grading.reference import ReferenceSet
 from dlgrade.grading.results import HIDDEN, PUBLIC, TestResult, gradescope_results, write_results
 from dlgrade.registry import get_assignment
-from dlgrade.submission import Submission, load_submission
-from dlgrade.worker.client import WorkerClient
+from dlgrade.worker.forkserver import Forkserver
+
+if TYPE_CHECKING:  # imported where used: this module imports no torch, so the zygote (started in
+    # pytest_configure) imports it while this process does the same during collection
+    from dlgrade.grading.grader import Grader
+    from dlgrade.grading.reference import ReferenceSet
+    from dlgrade.grading.runner import SubmissionRunner
 
 _state = pytest.StashKey[dict]()
 
@@ -36,6 +42,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dlgrade-results", help="folder for <name>/results.json")
     group.addoption("--dlgrade-record", help="write the public checks (JSON) here instead of grading")
     group.addoption("--dlgrade-timeout", type=float, default=20.0, help="seconds per call into student code")
+    group.addoption("--dlgrade-jobs", type=int, default=os.cpu_count() or 1,
+                    help="submissions whose workers run at once (the current one and the next ones)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,7 +54,20 @@ def pytest_configure(config: pytest.Config) -> None:
     entries = json.loads(Path(manifest).read_text()) if manifest else []
     config.stash[_state] = {"assignment": get_assignment(name) if name else None, "submissions": entries,
                             "results": {e["name"]: {} for e in entries}, "records": [], "written": set(),
-                            "started": time.monotonic()}
+                            "started": time.monotonic(), "forkserver": None, "runners": {},
+                            "plan": None}
+    if entries and name:  # start the zygote now: it imports torch while pytest collects the graders
+        config.stash[_state]["forkserver"] = Forkserver(hide=_private_paths(config))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(_state, None)
+    if state is None:
+        return
+    for runner in state["runners"].values():  # started ahead, never reached (an interrupted run)
+        runner.close()
+    if state["forkserver"] is not None:
+        state["forkserver"].close()
 
 
 def _recording(config: pytest.Config) -> bool:
@@ -72,55 +93,60 @@ def dlgrade_reference(pytestconfig: pytest.Config) -> ReferenceSet:
     assignment = pytestconfig.stash[_state]["assignment"]
     if assignment is None:
         pytest.fail("--dlgrade-assignment is required to run the graders")
+    from dlgrade.grading.reference import ReferenceSet
+
     return ReferenceSet(assignment)
-
-
-class SubmissionRunner:
-    """A submission and the worker that runs its code."""
-
-    def __init__(self, submission: Submission, client: WorkerClient | None) -> None:
-        self.submission = submission
-        self.client = client
-
-    def __call__(self, request: dict) -> dict:
-        if self.submission.problem:
-            return {"ok": False, "error": self.submission.problem, "where": "reading your submission"}
-        assert self.client is not None
-        return self.client.request(request)
-
-    def context(self) -> str:
-        report = self.client.load_report if self.client else None
-        errors = (report or {}).get("errors", [])
-        return "\n".join(f"While loading your code, {e['label']} raised {e['error']}" for e in errors)
 
 
 @pytest.fixture(scope="session")
 def submission(request: pytest.FixtureRequest, dlgrade_reference: ReferenceSet):
-    """The submission being graded (None in record mode)."""
+    """The submission being graded (None in record mode). Its worker, and those of the next
+    ``--dlgrade-jobs`` - 1 submissions, answer the graders' requests ahead (see :mod:`.runner`)."""
     name = getattr(request, "param", None)
     if name is None:
         yield None
         return
     state = request.config.stash[_state]
-    entry = next(e for e in state["submissions"] if e["name"] == name)
-    assignment = dlgrade_reference.assignment
-    sub = load_submission(Path(entry["path"]), assignment.module_name, name=name)
-    client = None
-    if not sub.problem:
-        client = WorkerClient(sub, assignment.module_name, assignment.forbidden,
-                              call_timeout=request.config.getoption("--dlgrade-timeout"),
-                              hide=_private_paths(request.config))
+    names = [e["name"] for e in state["submissions"]]
+    ahead = max(1, request.config.getoption("--dlgrade-jobs"))
+    for upcoming in names[names.index(name): names.index(name) + ahead]:
+        _runner(request.config, dlgrade_reference, upcoming).start()
+    runner = _runner(request.config, dlgrade_reference, name)
     try:
-        yield SubmissionRunner(sub, client)
+        yield runner
     finally:
-        if client is not None:
-            client.close()
+        runner.close()
+        del state["runners"][name]
         _write_results(request.config, name)  # now, so a later crash of this run cannot lose it
+
+
+def _runner(config: pytest.Config, reference: ReferenceSet, name: str) -> SubmissionRunner:
+    """The runner of submission ``name``, made on first use."""
+    from dlgrade.grading.runner import RequestPlan, SubmissionRunner
+    from dlgrade.submission import load_submission
+    from dlgrade.worker.client import WorkerClient
+
+    state = config.stash[_state]
+    if name not in state["runners"]:
+        entry = next(e for e in state["submissions"] if e["name"] == name)
+        assignment = reference.assignment
+        sub = load_submission(Path(entry["path"]), assignment.module_name, name=name)
+        client = None
+        if not sub.problem:
+            client = WorkerClient(sub, assignment.module_name, assignment.forbidden,
+                                  call_timeout=config.getoption("--dlgrade-timeout"),
+                                  spawn=state["forkserver"].spawn)
+        if state["plan"] is None:
+            state["plan"] = RequestPlan()
+        state["runners"][name] = SubmissionRunner(sub, client, state["plan"])
+    return state["runners"][name]
 
 
 @pytest.fixture
 def grader(request: pytest.FixtureRequest, dlgrade_reference: ReferenceSet, submission) -> Grader:
     """Checks the current submission against the reference (or records public checks)."""
+    from dlgrade.grading.grader import Grader
+
     state = request.config.stash[_state]
     if submission is None:
         if not _recording(request.config):
@@ -156,8 +182,34 @@ def _title(item: pytest.Item) -> str:
     return f"{title} [{', '.join(params)}]" if params else title
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport | None:
+    """A failed check's report carries the student's feedback as it is: formatting a traceback
+    for each of hundreds of expected failures would cost more than grading them."""
+    if call.excinfo is None or not isinstance(call.excinfo.value, GradeFailure):
+        return None
+    sections = [(f"Captured {key} {when}", content) for when, key, content in item._report_sections]
+    return pytest.TestReport(item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed",
+                             call.excinfo.value.message, call.when, sections, call.duration, call.start,
+                             call.stop, user_properties=item.user_properties, dlgrade_graded=True)
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    """While grading, the terminal (grading.log) shows no letter per test, and a check the
+    submission failed (category "graded") is not listed with the failures: those left are the
+    graders' own errors."""
+    if not config.stash[_state]["submissions"] or report.when != "call":
+        return None
+    if getattr(report, "dlgrade_graded", False):
+        return "graded", "", ""
+    if report.passed:
+        return "passed", "", ""
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True, specname="pytest_runtest_makereport")
+def pytest_runtest_makereport_record(item: pytest.Item, call: pytest.CallInfo):
+    """Keep each graded test's score and feedback for its submission's results.json."""
     outcome = yield
     report = outcome.get_result()
     state = item.config.stash[_state]
@@ -184,6 +236,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     state = config.stash[_state]
     record = config.getoption("--dlgrade-record")
     if record and state["records"]:
+        from dlgrade import tensorio
+
         assignment = state["assignment"]
         data = {"assignment": assignment.name, "format": 1, "forbidden": assignment.forbidden,
                 "tests": tensorio.to_json(state["records"])}

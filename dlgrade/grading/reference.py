@@ -1,11 +1,19 @@
-"""The reference solution and its catalogued mistakes, run in the trusted process."""
+"""The reference solution and its catalogued mistakes, run in the trusted process.
+
+Answers are cached by the request's content: a batch sends every submission the same requests,
+so the reference and each mistake run once per request per grading session, not per submission.
+"""
 from __future__ import annotations
 
+import hashlib
+import pickle
 from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
-from dlgrade import execute
+from dlgrade import execute, feedback
+from dlgrade.probes import Probe, grad_outputs_for, materialize
+from dlgrade.tensorio import Fingerprints
 from dlgrade.mistakes import Mistake, module_from_source, strip_solution_markers
 from dlgrade.registry import Assignment
 
@@ -17,6 +25,12 @@ class ReferenceSet:
         self.assignment = assignment
         self.source = strip_solution_markers(assignment.solution_path.read_text())
         self._mistake_namespaces: dict[str, dict[str, Any]] = {}
+        self._answers: dict[str, dict] = {}
+        self._mistake_answers: dict[str, list[tuple[str, dict]]] = {}
+        self._probes: dict[str, tuple[dict, dict]] = {}
+        self._distinct: dict[tuple[str, str], list[tuple[str, dict]]] = {}
+        self._verified: set[tuple[str, str]] = set()
+        self._key = Fingerprints()  # requests are not modified once made
 
     @cached_property
     def namespace(self) -> dict[str, Any]:
@@ -35,15 +49,60 @@ class ReferenceSet:
         return self._mistake_namespaces[mistake.id]
 
     def respond(self, request: dict) -> dict:
-        """The reference's answer; it must succeed (a failure here is a bug in the grader)."""
-        response = execute.run(self.namespace, request, self.assignment.forbidden)
-        if not response.get("ok"):
-            raise RuntimeError(f"the reference failed on {request['target']}: {response.get('error')}")
-        return response
+        """The reference's answer; it must succeed (a failure here is a bug in the grader).
+        Cached: callers must not modify what it returns."""
+        key = self._key(request)
+        if key not in self._answers:
+            response = execute.run(self.namespace, request, self.assignment.forbidden)
+            if not response.get("ok"):
+                raise RuntimeError(f"the reference failed on {request['target']}: {response.get('error')}")
+            self._answers[key] = response
+        return self._answers[key]
 
     def mistake_responses(self, request: dict) -> Iterator[tuple[str, dict]]:
-        """``(hint, answer)`` of every catalogued mistake that runs on ``request``."""
-        for mistake in self.assignment.mistakes:
-            response = execute.run(self._mistake_namespace(mistake), request, {})
-            if response.get("ok"):
-                yield mistake.hint, response
+        """``(hint, answer)`` of every catalogued mistake that runs on ``request`` (cached)."""
+        key = self._key(request)
+        if key not in self._mistake_answers:
+            self._mistake_answers[key] = [
+                (mistake.hint, response) for mistake in self.assignment.mistakes
+                if (response := execute.run(self._mistake_namespace(mistake), request, {})).get("ok")]
+        yield from self._mistake_answers[key]
+
+    def api_check(self, target: str, method: str | None) -> tuple[dict, dict]:
+        """The request that inspects ``target`` (and its ``method``) and the reference's answer (cached)."""
+        key = f"api {target}.{method}"
+        if key not in self._probes:
+            request = {"op": "inspect", "target": target, "method": method}
+            self._probes[key] = request, self.respond(request)
+        return self._probes[key]
+
+    def probe_check(self, probe: Probe, backward: bool = False) -> tuple[dict, dict]:
+        """The concrete request for ``probe`` (with upstream gradients if ``backward``) and the
+        reference's answer to it, both cached (callers must not modify them)."""
+        key = hashlib.sha256(pickle.dumps((probe, backward))).hexdigest()
+        if key not in self._probes:
+            request = materialize(probe, self.namespace)
+            expected = self.respond(request)
+            if backward:
+                request = {**request, "grad_outputs": grad_outputs_for(expected["out"], probe.seed)}
+                expected = self.respond(request)
+            self._probes[key] = request, expected
+        return self._probes[key]
+
+    def verify(self, kind: str, request: dict, expected: dict) -> None:
+        """Check once per request that the reference passes its own check (else a grader bug)."""
+        key = (kind, self._key(request))
+        if key not in self._verified:
+            own = feedback.problems(kind, request, expected, expected)
+            if own:
+                raise RuntimeError(f"grader bug: the reference fails its own {kind} check: {own}")
+            self._verified.add(key)
+
+    def distinct_mistakes(self, kind: str, request: dict, expected: dict) -> list[tuple[str, dict]]:
+        """``(hint, answer)`` of the mistakes that a check of ``kind`` tells apart from ``expected``
+        (the only ones that can explain a failure); cached."""
+        key = (kind, self._key(request))
+        if key not in self._distinct:
+            self._distinct[key] = [(hint, response) for hint, response in self.mistake_responses(request)
+                                   if not feedback.agrees(kind, request, expected, response)]
+        return self._distinct[key]

@@ -66,23 +66,31 @@ def _grader_env(assignment: Assignment) -> dict[str, str]:
     return dict(os.environ, DLGRADE_ROOT=str(assignment.root))
 
 
+# pytest's plugins that cost time per test and do nothing for graders: they never print, log or
+# start threads (student code runs in workers), and the cache would be written into the graders
+PYTEST_PLUGINS_OFF = ("cacheprovider", "logging", "unraisableexception", "threadexception")
+
+
 def pytest_command(assignment: Assignment, *options: str) -> list[str]:
     """The command line that runs the assignment's graders with the dlgrade plugin."""
+    plugins = [arg for name in PYTEST_PLUGINS_OFF for arg in ("-p", f"no:{name}")]
     return [sys.executable, "-m", "pytest", str(assignment.graders_dir), "-p", "dlgrade.grading.plugin",
-            "-p", "no:cacheprovider", "--import-mode=importlib", "-q", "--no-header",
+            *plugins, "--capture=no", "--import-mode=importlib", "-q", "--no-header",
             "--rootdir", str(assignment.graders_dir), "--dlgrade-assignment", assignment.name, *options]
 
 
 def run_graders(assignment: Assignment, entries: list[Entry], results_dir: Path,
-                timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Grade ``entries`` in one pytest session; results land in ``results_dir/<name>/results.json``."""
+                timeout: float | None = None, jobs: int | None = None) -> subprocess.CompletedProcess:
+    """Grade ``entries`` in one pytest session with ``jobs`` workers at once (default: the CPU
+    count); results land in ``results_dir/<name>/results.json``."""
     results_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp:
         manifest = Path(tmp) / "manifest.json"
         manifest.write_text(json.dumps([{"name": e.name, "path": str(e.path.resolve())} for e in entries]))
         command = pytest_command(assignment, "--dlgrade-manifest", str(manifest),
                                  "--dlgrade-results", str(results_dir.resolve()),
-                                 *(["--dlgrade-timeout", str(timeout)] if timeout is not None else []))
+                                 *(["--dlgrade-timeout", str(timeout)] if timeout is not None else []),
+                                 *(["--dlgrade-jobs", str(jobs)] if jobs is not None else []))
         return subprocess.run(command, capture_output=True, text=True, cwd=tmp, env=_grader_env(assignment))
 
 

@@ -2,53 +2,82 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from dlgrade.errors import WorkerError
 from dlgrade.submission import Submission
 from dlgrade.tensorio import DecodeError
 from dlgrade.worker import protocol
-from dlgrade.worker.launcher import Launched, launch
+from dlgrade.worker.launcher import launch
 from dlgrade.worker.limits import Limits
 
 START_TIMEOUT = 60.0  # starting Python and importing torch, before any student code runs
 CALL_TIMEOUT = 20.0
 
 
+class Worker(Protocol):
+    """A started worker process: :class:`~dlgrade.worker.launcher.Launched` (a process of its own)
+    or :class:`~dlgrade.worker.forkserver.ForkedWorker` (forked by the zygote)."""
+
+    sock: socket.socket
+    uid: int
+
+    def handshake(self, timeout: float) -> None: ...
+    def processes_in_use(self) -> int: ...
+    def running(self) -> bool: ...
+    def exit_status(self, timeout: float) -> int | None: ...
+    def stop(self) -> None: ...
+
+
+Spawn = Callable[[Path | None], Worker]
+
+
 class WorkerClient:
     """Runs one submission's code in a separate process and relays requests to it.
 
     The worker is started lazily and started again (and the code re-loaded) after it dies, so
-    a submission that exits or crashes in one test still gets graded on the others.
+    a submission that exits or crashes in one test still gets graded on the others. ``spawn``
+    starts a worker (default: a process of its own, sandboxed, hiding ``hide``; a grading session
+    passes :meth:`dlgrade.worker.forkserver.Forkserver.spawn`); ``launched`` is a worker the
+    caller started early, used for the first start.
     """
 
     def __init__(self, submission: Submission, module_name: str, forbidden: Mapping[str, str],
                  call_timeout: float = CALL_TIMEOUT, limits: Limits | None = None,
-                 hide: tuple[str | Path, ...] = (), launched: Launched | None = None) -> None:
+                 hide: tuple[str | Path, ...] = (), launched: Worker | None = None,
+                 spawn: Spawn | None = None) -> None:
         self.submission = submission
         self.module_name = module_name
         self.forbidden = dict(forbidden)
         self.call_timeout = call_timeout
         self.limits = limits or Limits()
         self.hide = hide
-        self._launched = launched  # started early by the caller (see launcher), used for the first start
-        self._worker: Launched | None = None
+        self._spawn = spawn or (lambda path: launch(path, hide=self.hide))
+        self._launched = launched
+        self._worker: Worker | None = None
+        self._shut = False
         self._load_failure: str | None = None
         self.load_report: dict | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
     def _start(self) -> dict:
+        if self._shut:
+            raise WorkerError("grading of this submission was stopped")
         launched, self._launched = self._launched, None
         self.close()
         if launched is None:
-            launched = launch(self.submission.path, hide=self.hide)
+            launched = self._spawn(self.submission.path)
         self._worker = launched
+        try:
+            launched.handshake(START_TIMEOUT)
+        except (OSError, EOFError):
+            self.close()
+            raise WorkerError("the worker process could not be started") from None
         self._receive(START_TIMEOUT, "starting the worker")
         hello = {"module_name": self.module_name, "forbidden": self.forbidden,
-                 "limits": self.limits.to_message(launched.uid),
+                 "limits": self.limits.to_message(launched.processes_in_use()),
                  "chunks": [{"label": c.label, "source": c.source} for c in self.submission.chunks]}
         try:
             report = self._exchange(hello, self.call_timeout, "loading your code")
@@ -62,7 +91,7 @@ class WorkerClient:
         """Start the worker if it is not running; return the load report."""
         if self._load_failure is not None:
             raise WorkerError(self._load_failure)
-        if self._worker is None or self._worker.proc.poll() is not None:
+        if self._worker is None or not self._worker.running():
             return self._start()
         assert self.load_report is not None
         return self.load_report
@@ -74,6 +103,11 @@ class WorkerClient:
                 worker.stop()
         self._launched = self._worker = None
 
+    def shutdown(self) -> None:
+        """Stop the worker for good: no later request starts another one."""
+        self._shut = True
+        self.close()
+
     def __enter__(self) -> WorkerClient:
         return self
 
@@ -81,17 +115,43 @@ class WorkerClient:
         self.close()
 
     # -- requests -----------------------------------------------------------------------------
-    def request(self, request: Mapping[str, Any]) -> dict:
-        """Send one request; a dead, hung or misbehaving worker raises :class:`WorkerError`."""
+    def request(self, request: Mapping[str, Any], encoded: bytes | None = None) -> dict:
+        """Send one request (``encoded``: it as :func:`protocol.encode` gives it, when the caller
+        has it already); a dead, hung or misbehaving worker raises :class:`WorkerError`."""
         self.ensure_started()
-        return self._exchange(dict(request), self.call_timeout, "running your code")
+        return self._exchange(encoded or protocol.encode(dict(request)), self.call_timeout, "running your code")
 
-    def _exchange(self, message: dict, timeout: float, doing: str) -> dict:
+    def stream(self, requests: Sequence[tuple[Mapping[str, Any], bytes | None]], window: int = 8) -> Iterator[dict]:
+        """Answers to ``(request, encoded)`` pairs, in order, keeping up to ``window`` requests sent
+        ahead so the worker never waits for the next one. Each answer is timed from the previous
+        one, like :meth:`request`; a call that breaks the worker gets an error answer (what
+        :meth:`request` raises) and the rest go to a new worker."""
+        done = 0
+        while done < len(requests):
+            try:
+                self.ensure_started()
+                sent = done
+                while done < len(requests):
+                    while sent < min(len(requests), done + window):
+                        request, encoded = requests[sent]
+                        self._send(encoded or protocol.encode(dict(request)))
+                        sent += 1
+                    answer = self._receive(self.call_timeout, "running your code")
+                    done += 1
+                    yield answer
+            except WorkerError as exc:
+                done += 1
+                yield {"ok": False, "error": str(exc), "where": "running"}
+
+    def _send(self, data: bytes) -> None:
         assert self._worker is not None
         try:
-            protocol.send(self._worker.sock, message)
+            self._worker.sock.sendall(data)
         except OSError:
             pass  # a dead worker shows up as end-of-file in _receive
+
+    def _exchange(self, message: dict | bytes, timeout: float, doing: str) -> dict:
+        self._send(message if isinstance(message, bytes) else protocol.encode(message))
         return self._receive(timeout, doing)
 
     def _receive(self, timeout: float, doing: str) -> dict:
@@ -104,10 +164,7 @@ class WorkerClient:
             self.close()
             raise WorkerError(f"timed out after {timeout:g} s while {doing} (an infinite loop?)") from None
         except (EOFError, ConnectionError, OSError):
-            try:
-                code = worker.proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:  # alive but closed its end of the socket
-                code = None
+            code = worker.exit_status(timeout=2)  # None: alive but closed its end of the socket
             self.close()
             raise WorkerError(f"your code ended the worker process while {doing}"
                               f" (exit status {code}; sys.exit, os._exit or a crash?)") from None

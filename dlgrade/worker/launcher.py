@@ -13,23 +13,29 @@ from pathlib import Path
 
 import dlgrade
 from dlgrade.worker import sandbox
+from dlgrade.worker.limits import count_processes
 
-# Start the worker with -I (no user site, no cwd or PYTHONPATH on sys.path) and import exactly the
-# dlgrade package this process runs, by file location: nothing beside it becomes importable, and it
-# works the same for an installed, an editable or a vendored (student handout) copy.
-_BOOT = (
-    "import importlib.util, os, sys\n"
-    "if sys.argv[3] == 'drop' and os.getuid() == 0:\n"  # root in the sandbox: become nobody first
+# Start workers (and the zygote) with -I (no user site, no cwd or PYTHONPATH on sys.path) and import
+# exactly the dlgrade package this process runs, by file location: nothing beside it becomes
+# importable, and it works the same for an installed, an editable or a vendored (handout) copy.
+# argv: DLGRADE_INIT ENTRY_MODULE drop|stay ARGS...; "drop" makes root in the sandbox nobody first.
+BOOT = (
+    "import importlib, importlib.util, os, sys\n"
+    "init, entry, drop, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]\n"
+    "if drop == 'drop' and os.getuid() == 0:\n"
     "    os.setgroups([]); os.setgid(%d); os.setuid(%d)\n"
-    "init = sys.argv[2]\n"
     "spec = importlib.util.spec_from_file_location('dlgrade', init,"
     " submodule_search_locations=[os.path.dirname(init)])\n"
     "module = importlib.util.module_from_spec(spec)\n"
     "sys.modules['dlgrade'] = module\n"
     "spec.loader.exec_module(module)\n"
-    "from dlgrade.worker.server import main\n"
-    "main(sys.argv[1:2])\n"
+    "importlib.import_module(entry).main(args)\n"
 ) % (sandbox.NOBODY, sandbox.NOBODY)
+
+
+def boot_command(entry: str, drop: bool, *args: str) -> list[str]:
+    """The interpreter command line that runs ``entry.main(args)`` from this dlgrade package."""
+    return [sys.executable, "-I", "-c", BOOT, dlgrade.__file__, entry, "drop" if drop else "stay", *args]
 
 
 def worker_env(scratch: Path) -> dict[str, str]:
@@ -47,6 +53,24 @@ class Launched:
     sock: socket.socket
     scratch: tempfile.TemporaryDirectory
     uid: int
+
+    def handshake(self, timeout: float) -> None:
+        """Nothing to do: the process is ours (see :class:`dlgrade.worker.forkserver.ForkedWorker`)."""
+
+    def processes_in_use(self) -> int:
+        """Processes and threads the worker's user runs now (RLIMIT_NPROC counts them all)."""
+        return count_processes(self.uid)
+
+    def running(self) -> bool:
+        """Whether the worker process is still alive."""
+        return self.proc.poll() is None
+
+    def exit_status(self, timeout: float) -> int | None:
+        """The worker's exit status (negative: killed by that signal); None if it is still running."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
 
     def stop(self) -> None:
         """Kill the worker and everything it started (its session; with bwrap its PID namespace),
@@ -77,8 +101,7 @@ def launch(submission_file: Path | None = None, hide: tuple[str | Path, ...] = (
     log = open(scratch / ".worker-output", "wb")
     try:
         proc = subprocess.Popen(
-            [*(prefix or []), sys.executable, "-I", "-c", _BOOT, str(child.fileno()), dlgrade.__file__,
-             "drop" if drop else "stay"],
+            [*(prefix or []), *boot_command("dlgrade.worker.server", drop, str(child.fileno()))],
             pass_fds=[child.fileno()], cwd=scratch, env=env,
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )

@@ -13,7 +13,7 @@ class Limits:
         memory_mb: address space the student's code may add to what Python and torch already use.
         cpu_seconds: CPU time for the whole worker process.
         processes: processes/threads the worker may add (RLIMIT_NPROC counts per user, so the
-            trusted side adds what that user already runs).
+            trusted side adds what that user already runs, see :meth:`to_message`).
         open_files: file descriptors.
         file_size_mb: largest file it may write.
     """
@@ -24,9 +24,10 @@ class Limits:
     open_files: int = 256
     file_size_mb: int = 64
 
-    def to_message(self, uid: int) -> dict:
-        """Plain data for the worker, with the process limit made absolute for ``uid``."""
-        return asdict(self) | {"processes": self.processes + count_processes(uid)}
+    def to_message(self, processes_in_use: int) -> dict:
+        """Plain data for the worker, with the process limit made absolute: ``processes`` more than
+        the worker's user runs already."""
+        return asdict(self) | {"processes": self.processes + processes_in_use}
 
 
 def count_processes(uid: int) -> int:

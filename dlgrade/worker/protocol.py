@@ -2,7 +2,8 @@
 
 A message is a 4-byte big-endian header length, a UTF-8 JSON header, then the blobs whose
 lengths the header lists under ``"blob_sizes"``. Values inside the header are packed with
-:mod:`dlgrade.tensorio`, so tensors travel as ``.npy`` bytes and nothing is unpickled.
+:mod:`dlgrade.tensorio`, so tensors travel as raw bytes (dtype and shape in the header) and
+nothing is unpickled.
 """
 from __future__ import annotations
 
@@ -27,12 +28,17 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes:
     return bytes(chunks)
 
 
-def send(sock: socket.socket, message: Any) -> None:
-    """Send one message (a dict of plain values and tensors)."""
+def encode(message: Any) -> bytes:
+    """One message (a dict of plain values and tensors) as the bytes :func:`send` sends."""
     blobs: list[bytes] = []
     skeleton = pack(message, blobs)
     header = json.dumps({"body": skeleton, "blob_sizes": [len(b) for b in blobs]}).encode()
-    sock.sendall(struct.pack(">I", len(header)) + header + b"".join(blobs))
+    return struct.pack(">I", len(header)) + header + b"".join(blobs)
+
+
+def send(sock: socket.socket, message: Any) -> None:
+    """Send one message (a dict of plain values and tensors)."""
+    sock.sendall(encode(message))
 
 
 def receive(sock: socket.socket, max_blobs: int = MAX_BLOBS) -> Any:

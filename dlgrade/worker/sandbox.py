@@ -50,11 +50,13 @@ def bwrap_path() -> str | None:
     return found if ok else None
 
 
-def _namespace_flags() -> list[str]:
+def _namespace_flags(keep_admin: bool = False) -> list[str]:
     flags = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
              "--die-with-parent", "--new-session"]
     if os.geteuid() != 0:  # an ordinary user needs a user namespace; root keeps real uids and drops later
         flags += ["--unshare-user", "--cap-drop", "ALL"]
+        if keep_admin:  # the zygote mounts each worker's scratch and /proc (caps of the user namespace only)
+            flags += ["--cap-add", "CAP_SYS_ADMIN"]
     return flags
 
 
@@ -77,13 +79,17 @@ def hidden_paths(extra: Iterable[str | Path] = ()) -> list[Path]:
     return sorted(hidden, key=lambda p: (len(p.parts), str(p)))
 
 
-def bwrap_command(scratch: Path, env: dict[str, str], hide: Iterable[str | Path] = ()) -> list[str] | None:
-    """The ``bwrap ... --`` prefix for a worker in ``scratch``; None when bwrap cannot be used."""
+def bwrap_command(scratch: Path, env: dict[str, str], hide: Iterable[str | Path] = (),
+                  keep_admin: bool = False) -> list[str] | None:
+    """The ``bwrap ... --`` prefix for a worker in ``scratch``; None when bwrap cannot be used.
+
+    ``keep_admin``: for the zygote, which confines the workers it forks (see
+    :mod:`dlgrade.worker.zygote`); as root bwrap keeps capabilities anyway."""
     found = bwrap_path()
     if found is None:
         return None
     scratch = _real(scratch)
-    command = [found, *_namespace_flags(), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    command = [found, *_namespace_flags(keep_admin), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     hidden = hidden_paths(hide)
     for path in hidden:
         command += ["--perms", "0755", "--tmpfs", str(path)]

@@ -1,0 +1,214 @@
+"""Workers forked from the zygote: as confined as a worker of its own, and cheap to start."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from dlgrade.errors import WorkerError
+from dlgrade.grading.runner import RequestPlan, SubmissionRunner
+from dlgrade.registry import get_assignment
+from dlgrade.submission import Chunk, Submission
+from dlgrade.worker import sandbox
+from dlgrade.worker.client import WorkerClient
+from dlgrade.worker.forkserver import Forkserver
+
+FORBIDDEN = get_assignment("attention").forbidden
+SANDBOXED = sandbox.bwrap_path() is not None
+
+
+def call(target: str, *args):
+    return {"op": "call", "target": target, "init": None, "dtype": "float32", "method": "forward",
+            "args": list(args), "kwargs": {}, "grad_outputs": None, "state_dict": None}
+
+
+@pytest.fixture(scope="module")
+def secret_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("private")
+    (folder / "secret.txt").write_text("the reference")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def forkserver(secret_dir):
+    with Forkserver(hide=(secret_dir,)) as server:
+        yield server
+
+
+def client_for(forkserver: Forkserver, source: str, path: Path | None = None, **kwargs) -> WorkerClient:
+    submission = Submission("t", [Chunk("t.py", source)], path=path)
+    return WorkerClient(submission, "t", FORBIDDEN, spawn=forkserver.spawn, **kwargs)
+
+
+PROBE = '''
+import os, socket
+def probe(x):
+    out = {"pid": os.getpid(), "uid": os.getuid(), "cwd": os.getcwd(), "files": sorted(os.listdir(".")),
+           "procs": sorted(p for p in os.listdir("/proc") if p.isdigit())}
+    try:
+        out["secret"] = open(SECRET).read()
+    except OSError as exc:
+        out["secret"] = type(exc).__name__
+    try:
+        socket.create_connection(("1.1.1.1", 80), timeout=1)
+        out["net"] = "connected"
+    except OSError as exc:
+        out["net"] = type(exc).__name__
+    try:
+        open("/usr/dlgrade-was-here", "w")
+        out["write_usr"] = "written"
+    except OSError as exc:
+        out["write_usr"] = type(exc).__name__
+    with open("mine.txt", "w") as f:
+        f.write(str(os.getpid()))
+    return x, repr(out)
+'''
+
+
+def run_probe(forkserver: Forkserver, secret_dir: Path, tmp_path: Path) -> dict:
+    sub_file = tmp_path / "t.py"
+    sub_file.write_text("# the student's file\n")
+    source = f"SECRET = {str(secret_dir / 'secret.txt')!r}\n" + PROBE
+    with client_for(forkserver, source, path=sub_file) as client:
+        answer = client.request(call("probe", torch.ones(1)))
+    assert answer["ok"], answer
+    return eval(answer["out"][1])  # noqa: S307 -- our own repr of plain data
+
+
+@pytest.mark.skipif(not SANDBOXED, reason="needs bubblewrap")
+def test_forked_worker_is_confined(forkserver, secret_dir, tmp_path):
+    seen = run_probe(forkserver, secret_dir, tmp_path)
+    assert seen["pid"] == 1 and seen["procs"] == ["1"]  # its own PID namespace and /proc
+    if os.geteuid() == 0:
+        assert seen["uid"] == sandbox.NOBODY
+    assert seen["files"] == [".worker-output", "t.py"]  # a private scratch folder with the submission
+    assert seen["secret"] == "FileNotFoundError"  # hidden folders are empty
+    assert seen["net"] != "connected"
+    assert seen["write_usr"] in ("OSError", "PermissionError")
+    again = run_probe(forkserver, secret_dir, tmp_path)
+    assert again["files"] == [".worker-output", "t.py"]  # the last worker's mine.txt is not there
+
+
+def test_exit_status_and_restart(forkserver):
+    source = "import os\ndef die(x): os._exit(7)\ndef ok(x): return x + 1, os.getpid()\n"
+    with client_for(forkserver, source) as client:
+        with pytest.raises(WorkerError, match="ended the worker process.*exit status 7"):
+            client.request(call("die", torch.ones(1)))
+        answer = client.request(call("ok", torch.ones(1)))
+        assert torch.equal(answer["out"][0], torch.full((1,), 2.0))
+
+
+def test_timeout_kills_the_worker_and_what_it_started(forkserver):
+    source = (
+        "import os, time\n"
+        "def spawn(x):\n"
+        "    if os.fork() == 0:\n"
+        "        os.setsid()\n"
+        "        while True: time.sleep(1)\n"
+        "    while True: pass\n"
+    )
+    before = _nobody_processes()
+    with client_for(forkserver, source, call_timeout=1.0) as client:
+        start = time.monotonic()
+        with pytest.raises(WorkerError, match="timed out after 1 s"):
+            client.request(call("spawn", torch.ones(1)))
+        assert time.monotonic() - start < 10
+    deadline = time.monotonic() + 5
+    while _nobody_processes() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _nobody_processes() <= before  # the detached child died with the worker's namespace
+
+
+def _nobody_processes() -> int:
+    uid = sandbox.NOBODY if os.geteuid() == 0 else os.geteuid()
+    count = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            if f"Uid:\t{uid}\t" in status.read_text():
+                count += 1
+        except OSError:
+            pass
+    return count
+
+
+def test_stream_answers_in_order_and_survives_a_crash(forkserver):
+    source = "import os\ndef die(x): os._exit(3)\ndef ok(x): return x * 2\n"
+    requests = [call("ok", torch.ones(1)), call("die", torch.ones(1)), call("ok", torch.full((1,), 5.0))]
+    with client_for(forkserver, source) as client:
+        answers = list(client.stream([(r, None) for r in requests], window=3))
+    assert [a["ok"] for a in answers] == [True, False, True]
+    assert "exit status 3" in answers[1]["error"]
+    assert torch.equal(answers[2]["out"], torch.full((1,), 10.0))
+
+
+def test_a_dead_zygote_is_started_again(secret_dir):
+    with Forkserver(hide=(secret_dir,)) as server:
+        with client_for(server, "def ok(x): return x\n") as client:
+            assert client.request(call("ok", torch.ones(1)))["ok"]
+        os.killpg(server._proc.pid, 9)
+        server._proc.wait()
+        with client_for(server, "def ok(x): return x\n") as client:
+            assert client.request(call("ok", torch.ones(1)))["ok"]
+
+
+def test_runner_answers_the_plan_ahead_and_each_request_once(forkserver):
+    source = "calls = []\ndef count(x):\n    calls.append(1)\n    return x + len(calls)\n"
+    plan = RequestPlan()
+    first, second = call("count", torch.zeros(1)), call("count", torch.ones(1))
+    runners = []
+    for _ in range(2):
+        runner = SubmissionRunner(Submission("t", [Chunk("t.py", source)]),
+                                  WorkerClient(Submission("t", [Chunk("t.py", source)]), "t", FORBIDDEN,
+                                               spawn=forkserver.spawn), plan)
+        runner.start()
+        runners.append(runner)
+        try:
+            values = [runner(first)["out"].item(), runner(second)["out"].item(), runner(first)["out"].item()]
+        finally:
+            runner.close()
+        assert values == [1.0, 3.0, 1.0]  # the repeated request is not sent again
+    assert [key for key, _ in plan.snapshot()] == [plan.key(first), plan.key(second)]
+
+
+def test_runner_reports_an_unreadable_submission_without_a_worker():
+    runner = SubmissionRunner(Submission("t", [], problem="no rnn.py in the submission"), None, RequestPlan())
+    runner.start()
+    assert runner(call("f", torch.ones(1))) == {"ok": False, "error": "no rnn.py in the submission",
+                                                "where": "reading your submission"}
+    runner.close()
+
+
+def test_without_bubblewrap_workers_are_forked_processes_killed_with_their_group(monkeypatch, tmp_path):
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
+    source = (
+        "import os, time\n"
+        "def spawn(x):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        while True: time.sleep(1)\n"
+        "    return x, pid, os.getpid(), os.getcwd()\n"
+        "def die(x): os._exit(5)\n"
+    )
+    with Forkserver() as server:
+        assert server.mode == "plain"
+        with client_for(server, source) as client:
+            answer = client.request(call("spawn", torch.ones(1)))
+            _, child, pid, cwd = answer["out"]
+            assert pid != os.getpid() and Path(cwd).name.startswith("worker-")
+        deadline = time.monotonic() + 5
+        while not _gone(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _gone(child)  # the worker's child died with its process group
+        with client_for(server, source) as client:
+            with pytest.raises(WorkerError, match="exit status 5"):
+                client.request(call("die", torch.ones(1)))
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return "State:\tZ" in Path(f"/proc/{pid}/status").read_text()  # dead, not yet reaped
+    except OSError:
+        return True
