@@ -35,10 +35,8 @@ from dlgrade.registry import get_assignment  # noqa: E402
 HOSTILE = {
     "exit_at_import": "import sys\nsys.exit(1)\n{reference}",
     "os_exit_in_forward": "{reference}\nimport os\nLSTMCell.forward = lambda self, *a, **k: os._exit(3)\n",
-    "memory_hog": "{reference}\n_hog = []\ndef _grab(self, *a, **k):\n    while True: _hog.append(bytearray(1 << 28))\n"
-                  "GRUCell.forward = _grab\n",
-    "reads_the_grader": "import glob, sys\nfor _p in glob.glob('/**/solutions/rnn.py', recursive=True): "
-                        "print(open(_p).read())\n{reference}",
+    "memory_hog": "{reference}\ndef _grab(self, *a, **k):\n    return bytearray(1 << 40)\nGRUCell.forward = _grab\n",
+    "reads_the_grader": "try:\n    print(open({solution!r}).read())\nexcept OSError:\n    pass\n{reference}",
 }
 
 OTTER_TESTS = '''\
@@ -80,7 +78,8 @@ def submissions(folder: Path, n: int) -> list[Path]:
     reference = ReferenceSet(assignment)
     correct = strip_solution_markers(assignment.solution_path.read_text())
     variants = [("correct", correct)] + [(m.id, reference.mistake_source(m)) for m in assignment.mistakes]
-    variants += [(name, text.format(reference=correct)) for name, text in HOSTILE.items()]
+    variants += [(name, text.format(reference=correct, solution=str(assignment.solution_path)))
+                 for name, text in HOSTILE.items()]
     paths = []
     for i, (name, source) in zip(range(n), itertools.cycle(variants)):
         path = folder / f"s{i:03d}_{name}" / "rnn.py"

@@ -113,6 +113,11 @@ def _follow(futures: list[Future], entries: list[Entry], out_dir: Path,
         wait(futures, timeout=POLL_S, return_when=FIRST_EXCEPTION)
 
 
+def _import_report() -> None:
+    import dlgrade.report
+    from matplotlib.backends import backend_agg  # noqa: F401
+
+
 def grade_batch(assignment: Assignment, paths: list[Path], out_dir: Path, timeout: float | None = None,
                 jobs: int | None = None, progress: ProgressCallback | None = None,
                 on_start: Callable[[int], None] | None = None, report: bool = True,
@@ -127,6 +132,8 @@ def grade_batch(assignment: Assignment, paths: list[Path], out_dir: Path, timeou
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise UsageError(f"no such file or folder: {missing[0]}")
+    if report:  # import the report's plotting library while the graders run, not after them
+        threading.Thread(target=_import_report, daemon=True, name="dlgrade-import-report").start()
     with tempfile.TemporaryDirectory(prefix="dlgrade-exports-") as tmp:
         entries = collect_entries(paths, Path(tmp))
         if not entries:

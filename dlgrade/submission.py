@@ -5,8 +5,6 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-import nbformat
-
 from dlgrade.errors import UsageError
 
 CHECK_TAG = "dlgrade-check"
@@ -39,6 +37,7 @@ def notebook_chunks(text: str, filename: str) -> list[Chunk]:
     IPython syntax (``%magic``, ``!shell``) is translated the way IPython does it, into
     ``get_ipython()`` calls, which the worker answers with a do-nothing stand-in.
     """
+    import nbformat  # here: a .py submission does not pay for importing it
     from IPython.core.inputtransformer2 import TransformerManager
 
     try:

@@ -62,8 +62,9 @@ def uniquify(bases: list[str]) -> list[str]:
 
 
 def _grader_env(assignment: Assignment) -> dict[str, str]:
-    """The child's environment: it finds the assignment's files where ``assignment`` does."""
-    return dict(os.environ, DLGRADE_ROOT=str(assignment.root))
+    """The child's environment: it finds the assignment's files where ``assignment`` does, and
+    loads no pytest plugins but dlgrade's (scanning the installed packages for them is slow)."""
+    return dict(os.environ, DLGRADE_ROOT=str(assignment.root), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
 
 
 # pytest's plugins that cost time per test and do nothing for graders: they never print, log or
