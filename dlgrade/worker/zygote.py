@@ -3,16 +3,18 @@
 Started by :class:`dlgrade.worker.forkserver.Forkserver` inside the same sandbox a worker gets
 (:mod:`dlgrade.worker.sandbox`); it holds nothing secret. For each request on its control socket
 (the worker's socket, a status socket and the submission file, passed as file descriptors) it
-forks a child that, before any student code exists in it:
+forks the worker into a new PID namespace, where the worker is PID 1 (killing it kills everything
+the student started). Before any student code exists in it, the worker:
 
-1. moves into new mount and PID namespaces and mounts a private, size-limited tmpfs as its
-   scratch folder (so workers cannot see one another's files or processes);
-2. forks the worker, which is PID 1 there (killing it kills everything the student started),
-   mounts a ``/proc`` that shows only its own namespace, copies in the submission file, sends
-   its stdout/stderr to a file in the scratch folder, drops to ``nobody`` (as root) or drops every
-   capability (in a user namespace), sets no-new-privileges, and then serves requests
-   (:func:`dlgrade.worker.server.serve`; the limits come with the first request);
-3. waits for the worker and reports its exit status on the status socket.
+1. moves into a new mount namespace and mounts a private, size-limited tmpfs as its scratch
+   folder (workers cannot see one another's files) and a ``/proc`` that shows only its own
+   namespace;
+2. copies in the submission file, sends its stdout/stderr to a file in the scratch folder, drops
+   to ``nobody`` (as root) or drops every capability (in a user namespace), and sets
+   no-new-privileges;
+3. serves requests (:func:`dlgrade.worker.server.serve`; the limits come with the first one).
+
+The zygote reaps its workers and reports each one's exit status on its status socket.
 
 Modes: ``drop`` (root in bwrap), ``caps`` (a user in bwrap's user namespace) and ``plain`` (no
 bwrap: a forked process with its own scratch folder and the resource limits only).
@@ -22,6 +24,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -58,10 +61,26 @@ def main(argv: list[str]) -> None:
     warm_up()
     gc.collect()
     gc.freeze()  # keep the imported objects out of the children's garbage collections (no copy-on-write)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY) if mode in SANDBOXED_MODES else None
+    wake_r, wake_w = os.pipe()
+    for fd in (wake_r, wake_w):
+        os.set_blocking(fd, False)
+    signal.set_wakeup_fd(wake_w)  # a child's exit wakes the select below
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    status_fds: dict[int, int] = {}  # worker pid -> the socket its exit status goes to
     control.send(b"ready")
     count = 0
     while True:
+        readable, _, _ = select.select([control, wake_r], [], [])
+        if wake_r in readable:
+            try:
+                while os.read(wake_r, 512):
+                    pass
+            except BlockingIOError:
+                pass  # drained
+            _reap(status_fds)
+        if control not in readable:
+            continue
         try:
             message, fds, _, _ = socket.recv_fds(control, 4096, 4)
         except OSError:
@@ -69,53 +88,63 @@ def main(argv: list[str]) -> None:
         if not message:
             return
         count += 1
+        worker_fd, status_fd, *rest = fds
         try:
+            if own_pid_ns is not None:  # the next child is PID 1 of a new PID namespace
+                confine.setns(own_pid_ns, confine.CLONE_NEWPID)
+                confine.unshare(confine.CLONE_NEWPID)
             pid = os.fork()
         except OSError:
-            pid = -1  # the trusted side sees the worker's socket close
+            pid = -1  # the grader sees the worker's socket close
         if pid == 0:
             try:
-                _child(control, fds, json.loads(message), scratch_root, mode, count)
+                for fd in (control.fileno(), wake_r, wake_w, status_fd, own_pid_ns):
+                    if fd is not None:
+                        os.close(fd)
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                _worker(worker_fd, rest[0] if rest else None, json.loads(message), scratch_root, mode, count)
             finally:
                 os._exit(70)
-        for fd in fds:
+        for fd in (worker_fd, *rest):
+            os.close(fd)
+        if pid > 0:
+            status_fds[pid] = status_fd
+        else:
+            os.close(status_fd)
+
+
+def _reap(status_fds: dict[int, int]) -> None:
+    """Collect every exited worker and send its exit status to the grader."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        fd = status_fds.pop(pid, None)
+        if fd is not None:
+            try:
+                os.write(fd, str(os.waitstatus_to_exitcode(status)).encode())
+            except OSError:
+                pass  # the grader has stopped listening
             os.close(fd)
 
 
-def _child(control: socket.socket, fds: list[int], spec: dict, scratch_root: str, mode: str, count: int) -> None:
-    """The forked child: confine, fork the worker, report its exit status."""
-    control.close()
-    worker_fd, status_fd, *rest = fds
-    file_fd = rest[0] if rest else None
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    os.setsid()
-    sandboxed = mode in SANDBOXED_MODES
-    if sandboxed:
-        workdir = os.path.join(scratch_root, "work")
-        confine.unshare(confine.CLONE_NEWNS | confine.CLONE_NEWPID)
-        confine.mount(None, "/", None, confine.MS_REC | confine.MS_PRIVATE)
-        confine.mount("tmpfs", workdir, "tmpfs", confine.MS_NOSUID | confine.MS_NODEV, SCRATCH_TMPFS)
-    else:
-        workdir = os.path.join(scratch_root, f"worker-{count}")
-        os.mkdir(workdir, 0o700)
-    pid = os.fork()
-    if pid == 0:
-        os.close(status_fd)
-        _worker(worker_fd, file_fd, spec, workdir, mode)
-    os.close(worker_fd)
-    if file_fd is not None:
-        os.close(file_fd)
-    _, status = os.waitpid(pid, 0)
-    os.write(status_fd, str(os.waitstatus_to_exitcode(status)).encode())
-    os._exit(0)
-
-
-def _worker(worker_fd: int, file_fd: int | None, spec: dict, workdir: str, mode: str) -> None:
-    """The worker process: finish confining itself, then serve the grader's requests."""
+def _worker(worker_fd: int, file_fd: int | None, spec: dict, scratch_root: str, mode: str, count: int) -> None:
+    """The worker process: confine itself, then serve the grader's requests."""
     try:
         os.setsid()  # its own process group: without a PID namespace, the grader kills that
         if mode in SANDBOXED_MODES:
+            workdir = os.path.join(scratch_root, "work")
+            confine.unshare(confine.CLONE_NEWNS)
+            confine.mount(None, "/", None, confine.MS_REC | confine.MS_PRIVATE)
+            confine.mount("tmpfs", workdir, "tmpfs", confine.MS_NOSUID | confine.MS_NODEV, SCRATCH_TMPFS)
             confine.mount("proc", "/proc", "proc", confine.MS_NOSUID | confine.MS_NODEV | confine.MS_NOEXEC)
+        else:
+            workdir = os.path.join(scratch_root, f"worker-{count}")
+            os.mkdir(workdir, 0o700)
         paths = [workdir]
         name = spec.get("file")
         if file_fd is not None and name and os.path.basename(name) == name and name not in (".", ".."):
