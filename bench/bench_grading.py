@@ -72,16 +72,20 @@ def check(env):
 
 
 def submissions(folder: Path, n: int) -> list[Path]:
-    """N rnn submissions, each file different: the reference, every catalogued mistake and the
-    hostile ones, in turn."""
+    """N rnn submissions, each file different: the reference and every catalogued mistake in turn,
+    and the hostile ones, each once, spread out (the 25th, 50th, ... submission)."""
     assignment = get_assignment("rnn")
     reference = ReferenceSet(assignment)
     correct = strip_solution_markers(assignment.solution_path.read_text())
-    variants = [("correct", correct)] + [(m.id, reference.mistake_source(m)) for m in assignment.mistakes]
-    variants += [(name, text.format(reference=correct, solution=str(assignment.solution_path)))
-                 for name, text in HOSTILE.items()]
+    ordinary = itertools.cycle([("correct", correct)] + [(m.id, reference.mistake_source(m))
+                                                         for m in assignment.mistakes])
+    hostile = iter([(name, text.format(reference=correct, solution=str(assignment.solution_path)))
+                    for name, text in HOSTILE.items()])
+    every = max(1, n // len(HOSTILE))
     paths = []
-    for i, (name, source) in zip(range(n), itertools.cycle(variants)):
+    for i in range(n):
+        pick = next(hostile, None) if i % every == every - 1 else None
+        name, source = pick or next(ordinary)
         path = folder / f"s{i:03d}_{name}" / "rnn.py"
         path.parent.mkdir(parents=True)
         path.write_text(f"# submission {i}\n{source}")

@@ -138,7 +138,7 @@ def test_stream_answers_in_order_and_survives_a_crash(forkserver):
     source = "import os\ndef die(x): os._exit(3)\ndef ok(x): return x * 2\n"
     requests = [call("ok", torch.ones(1)), call("die", torch.ones(1)), call("ok", torch.full((1,), 5.0))]
     with client_for(forkserver, source) as client:
-        answers = list(client.stream([(r, None) for r in requests], window=3))
+        answers = list(client.stream([(r, None) for r in requests]))
     assert [a["ok"] for a in answers] == [True, False, True]
     assert "exit status 3" in answers[1]["error"]
     assert torch.equal(answers[2]["out"], torch.full((1,), 10.0))
@@ -212,3 +212,13 @@ def _gone(pid: int) -> bool:
         return "State:\tZ" in Path(f"/proc/{pid}/status").read_text()  # dead, not yet reaped
     except OSError:
         return True
+
+
+def test_stream_stops_after_a_timeout(forkserver):
+    source = "def spin(x):\n    while True: pass\ndef ok(x): return x\n"
+    requests = [call("ok", torch.ones(1)), call("spin", torch.ones(1)), call("ok", torch.ones(2))]
+    with client_for(forkserver, source, call_timeout=1.0) as client:
+        start = time.monotonic()
+        answers = list(client.stream([(r, None) for r in requests]))
+    assert [a["ok"] for a in answers] == [True, False]  # the last one is left to be asked if needed
+    assert "timed out after 1 s" in answers[1]["error"] and time.monotonic() - start < 10

@@ -1,74 +1,64 @@
-"""The ``grader`` fixture's object: what graders call to check a submission.
+"""The ``grader`` fixture's object: what graders call, and how a submission's answer is judged.
 
-Each method builds a check (a kind, a concrete request and the reference's answer), then either
-records it for the public fixtures, or sends the request to the student's worker, compares the
-answer in this trusted process and raises :class:`GradeFailure` with the feedback.
+A grader test is a fixed sequence of checks. Each :class:`Grader` method builds one -- a kind, a
+concrete request and the reference's answer -- and records it. A grading session runs the graders
+once, against the reference, and then replays the recorded checks against every submission
+(:mod:`dlgrade.grading.replay`): a test passes when every check does and fails with the feedback
+of its first failing one. Record mode keeps, with each public check, the answers of the
+catalogued mistakes, for the students' local checks.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from dlgrade import feedback
-from dlgrade.errors import GradeFailure, WorkerError
 from dlgrade.grading.reference import ReferenceSet
 from dlgrade.probes import Probe
 
-Target = Callable[[dict], dict]
-
 
 class Grader:
-    """Checks one submission (``target``) against the reference, or records checks (``recorder``)."""
+    """Records the checks one grader test makes, in order, into ``recorder``."""
 
-    def __init__(self, reference: ReferenceSet, target: Target | None = None,
-                 recorder: list[dict] | None = None, context: Callable[[], str] | None = None) -> None:
+    def __init__(self, reference: ReferenceSet, recorder: list[dict], with_mistakes: bool = False) -> None:
         self.reference = reference
-        self.target = target
         self.recorder = recorder
-        self.context = context or (lambda: "")
+        self.with_mistakes = with_mistakes
 
     # -- what graders call --------------------------------------------------------------------
     def api(self, target: str, method: str | None = "forward") -> None:
         """``target`` exists with the handed-out signature (class with ``method``, or function)."""
-        self._check("api", *self.reference.api_check(target, method))
+        self._record("api", *self.reference.api_check(target, method))
 
     def shapes(self, probe: Probe) -> None:
         """The output has the reference's structure, shapes and dtypes."""
-        self._call_check("shapes", probe)
+        self._record("shapes", *self.reference.probe_check(probe))
 
     def values(self, probe: Probe) -> None:
         """The output matches the reference's values within the dtype's tolerance."""
-        self._call_check("values", probe)
+        self._record("values", *self.reference.probe_check(probe))
 
     def gradients(self, probe: Probe) -> None:
         """Gradients w.r.t. every floating input and every parameter match the reference's."""
-        self._call_check("gradients", probe, backward=True)
+        self._record("gradients", *self.reference.probe_check(probe, backward=True))
 
     def unchanged(self, probe: Probe) -> None:
         """The call leaves its input tensors as they were."""
-        self._call_check("unchanged", probe)
+        self._record("unchanged", *self.reference.probe_check(probe))
 
     # -- machinery ----------------------------------------------------------------------------
-    def _mistakes(self, kind: str, request: dict, expected: dict) -> Iterator[tuple[str, dict]]:
-        """The catalogued mistakes, run only if feedback asks for them (a failed check)."""
-        yield from self.reference.distinct_mistakes(kind, request, expected)
-
-    def _call_check(self, kind: str, probe: Probe, backward: bool = False) -> None:
-        request, expected = self.reference.probe_check(probe, backward)
-        self._check(kind, request, expected)
-
-    def _check(self, kind: str, request: dict, expected: dict) -> None:
+    def _record(self, kind: str, request: dict, expected: dict) -> None:
         self.reference.verify(kind, request, expected)
-        if self.recorder is not None:
-            mistakes = self.reference.distinct_mistakes(kind, request, expected)
-            self.recorder.append({"kind": kind, "request": request, "expected": expected,
-                                  "mistakes": [list(m) for m in mistakes]})
-            return
-        assert self.target is not None, "a Grader needs a target or a recorder"
-        try:
-            actual = self.target(request)
-        except WorkerError as exc:
-            actual = {"ok": False, "error": str(exc), "where": "running"}
-        message = feedback.feedback(kind, request, expected, actual, self._mistakes(kind, request, expected))
-        if message is not None:
-            extra = self.context()
-            raise GradeFailure(message + (f"\n{extra}" if extra else ""))
+        check = {"kind": kind, "request": request, "expected": expected}
+        if self.with_mistakes:
+            check["mistakes"] = [list(m) for m in self.reference.distinct_mistakes(kind, request, expected)]
+        self.recorder.append(check)
+
+
+def judge(reference: ReferenceSet, kind: str, request: dict, expected: dict, actual: dict) -> str | None:
+    """The feedback on a submission's answer to a check (None when it passes), with a ``Hint:``
+    line for each catalogued mistake it reproduces (the mistakes run only when it fails)."""
+
+    def mistakes() -> Iterator[tuple[str, dict]]:
+        yield from reference.distinct_mistakes(kind, request, expected)
+
+    return feedback.feedback(kind, request, expected, actual, mistakes())

@@ -1,12 +1,18 @@
 """pytest plugin that turns the graders in ``autograder/<name>/`` into a grading run.
 
-Enable it with ``-p dlgrade.grading.plugin``. Grading mode (``--dlgrade-manifest``) runs every
-grader once per submission in one pytest session: the ``submission`` fixture is parametrized
-per submission at session scope, so each submission gets one worker process that is stopped
-when pytest moves on to the next. The workers are forked from one zygote per session
-(:class:`~dlgrade.worker.forkserver.Forkserver`), started when the session starts, so the
-session pays for ``import torch`` in a worker once, not once per submission. Record mode (``--dlgrade-record``) runs the public graders
-against the reference only and writes the public checks students get with the handout.
+Enable it with ``-p dlgrade.grading.plugin``. Every grader test runs **once**, against the
+reference, and its checks are recorded (:class:`~dlgrade.grading.grader.Grader`).
+
+Grading mode (``--dlgrade-manifest``): after the graders ran, the recorded checks are replayed
+against every submission (:mod:`dlgrade.grading.replay`), each submission in a worker of its own
+forked from one zygote per session (:class:`~dlgrade.worker.forkserver.Forkserver`, started when
+the session starts, so ``import torch`` in a worker is paid once), ``--dlgrade-jobs`` workers at
+once answering ahead (:mod:`dlgrade.grading.runner`). Each submission's ``results.json`` is
+written as soon as it is graded. A grader that fails against the reference is a grader error: it
+scores 0 for everyone, with a message asking students to tell their instructor.
+
+Record mode (``--dlgrade-record``): the public graders' checks, with the catalogued mistakes'
+answers, are written as the checks students get with the handout.
 
 Markers: ``@pytest.mark.points(n)`` (default 1) and ``@pytest.mark.public`` (visible to students
 and shipped in their local checks; unmarked graders are hidden until the scores are published).
@@ -15,14 +21,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from dlgrade.errors import GradeFailure
-from dlgrade.grading.results import HIDDEN, PUBLIC, TestResult, gradescope_results, write_results
+from dlgrade.grading.results import HIDDEN, PUBLIC, gradescope_results, write_results
 from dlgrade.registry import get_assignment
 from dlgrade.worker.forkserver import Forkserver
 
@@ -53,11 +59,13 @@ def pytest_configure(config: pytest.Config) -> None:
     manifest = config.getoption("--dlgrade-manifest")
     entries = json.loads(Path(manifest).read_text()) if manifest else []
     config.stash[_state] = {"assignment": get_assignment(name) if name else None, "submissions": entries,
-                            "results": {e["name"]: {} for e in entries}, "records": [], "written": set(),
-                            "started": time.monotonic(), "forkserver": None, "runners": {},
-                            "plan": None}
+                            "records": [], "compiled": {}, "skipped": set(), "reference": None,
+                            "forkserver": None, "runners": {}}
     if entries and name:  # start the zygote now: it imports torch while pytest collects the graders
         config.stash[_state]["forkserver"] = Forkserver(hide=_private_paths(config))
+        # the threads that feed the workers wait for the GIL while the graders are judged; let
+        # them have it within 0.5 ms instead of the default 5 ms, so the workers are not kept waiting
+        sys.setswitchinterval(0.0005)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -77,6 +85,10 @@ def _recording(config: pytest.Config) -> bool:
     return bool(config.getoption("--dlgrade-record"))
 
 
+def _grading(config: pytest.Config) -> bool:
+    return bool(config.stash[_state]["submissions"])
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if _recording(config):
         keep = [i for i in items if i.get_closest_marker("public")]
@@ -84,82 +96,115 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    entries = metafunc.config.stash[_state]["submissions"]
-    if "submission" in metafunc.fixturenames and entries:
-        names = [e["name"] for e in entries]
-        metafunc.parametrize("submission", names, indirect=True, scope="session", ids=names)
-
-
 @pytest.fixture(scope="session")
 def dlgrade_reference(pytestconfig: pytest.Config) -> ReferenceSet:
-    assignment = pytestconfig.stash[_state]["assignment"]
-    if assignment is None:
-        pytest.fail("--dlgrade-assignment is required to run the graders")
-    from dlgrade.grading.reference import ReferenceSet
-
-    return ReferenceSet(assignment)
+    return _reference(pytestconfig)
 
 
-@pytest.fixture(scope="session")
-def submission(request: pytest.FixtureRequest, dlgrade_reference: ReferenceSet):
-    """The submission being graded (None in record mode). Its worker, and those of the next
-    ``--dlgrade-jobs`` - 1 submissions, answer the graders' requests ahead (see :mod:`.runner`)."""
-    name = getattr(request, "param", None)
-    if name is None:
-        yield None
-        return
-    state = request.config.stash[_state]
-    names = [e["name"] for e in state["submissions"]]
-    ahead = max(1, request.config.getoption("--dlgrade-jobs"))
-    for upcoming in names[names.index(name): names.index(name) + ahead]:
-        _runner(request.config, dlgrade_reference, upcoming).start()
-    runner = _runner(request.config, dlgrade_reference, name)
-    try:
-        yield runner
-    finally:
-        runner.close()
-        del state["runners"][name]
-        _write_results(request.config, name)  # now, so a later crash of this run cannot lose it
-
-
-def _runner(config: pytest.Config, reference: ReferenceSet, name: str) -> SubmissionRunner:
-    """The runner of submission ``name``, made on first use."""
-    from dlgrade.grading.runner import RequestPlan, SubmissionRunner
-    from dlgrade.submission import load_submission
-    from dlgrade.worker.client import WorkerClient
-
+def _reference(config: pytest.Config) -> ReferenceSet:
     state = config.stash[_state]
-    if name not in state["runners"]:
-        entry = next(e for e in state["submissions"] if e["name"] == name)
-        assignment = reference.assignment
-        sub = load_submission(Path(entry["path"]), assignment.module_name, name=name)
-        client = None
-        if not sub.problem:
-            client = WorkerClient(sub, assignment.module_name, assignment.forbidden,
-                                  call_timeout=config.getoption("--dlgrade-timeout"),
-                                  spawn=state["forkserver"].spawn)
-        if state["plan"] is None:
-            state["plan"] = RequestPlan()
-        state["runners"][name] = SubmissionRunner(sub, client, state["plan"])
-    return state["runners"][name]
+    if state["reference"] is None:
+        from dlgrade.grading.reference import ReferenceSet
+
+        if state["assignment"] is None:
+            pytest.fail("--dlgrade-assignment is required to run the graders")
+        state["reference"] = ReferenceSet(state["assignment"])
+    return state["reference"]
 
 
 @pytest.fixture
-def grader(request: pytest.FixtureRequest, dlgrade_reference: ReferenceSet, submission) -> Grader:
-    """Checks the current submission against the reference (or records public checks)."""
+def grader(request: pytest.FixtureRequest, dlgrade_reference: ReferenceSet) -> Grader:
+    """Records the checks of the grader test that asks for it (see :mod:`dlgrade.grading.grader`)."""
     from dlgrade.grading.grader import Grader
+    from dlgrade.grading.replay import CompiledTest
 
-    state = request.config.stash[_state]
-    if submission is None:
-        if not _recording(request.config):
-            pytest.fail("no submission to grade: pass --dlgrade-manifest or --dlgrade-record")
-        checks: list[dict] = []
-        node = request.node
-        state["records"].append({"name": _title(node), "nodeid": node.nodeid, "points": _points(node),
-                                 "checks": checks})
+    config = request.config
+    state = config.stash[_state]
+    node = request.node
+    checks: list[dict] = []
+    if _grading(config):
+        state["compiled"][node.nodeid] = CompiledTest(node.nodeid, _title(node), _points(node), _visibility(node),
+                                                      checks)
         return Grader(dlgrade_reference, recorder=checks)
-    return Grader(dlgrade_reference, target=submission, context=submission.context)
+    if not _recording(config):
+        pytest.fail("nothing to do: pass --dlgrade-manifest (grade) or --dlgrade-record (public checks)")
+    state["records"].append({"name": _title(node), "nodeid": node.nodeid, "points": _points(node),
+                             "checks": checks})
+    return Grader(dlgrade_reference, recorder=checks, with_mistakes=True)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A grader that fails against the reference is a grader error, for every submission."""
+    report = yield
+    config = item.config
+    if _grading(config) and report.skipped:
+        config.stash[_state]["skipped"].add(item.nodeid)
+    elif _grading(config) and report.failed and report.when in ("setup", "call"):
+        from dlgrade.grading.replay import CompiledTest
+
+        exc = call.excinfo.value if call.excinfo else None
+        compiled = config.stash[_state]["compiled"]
+        test = compiled.get(item.nodeid) or CompiledTest(item.nodeid, _title(item), _points(item), _visibility(item))
+        test.error = f"grader error ({type(exc).__name__}: {exc}); please tell your instructor"
+        compiled[item.nodeid] = test
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session):
+    """After the graders ran against the reference, grade every submission with their checks."""
+    result = yield
+    if _grading(session.config) and not (session.shouldfail or session.shouldstop):
+        _grade_submissions(session)
+    return result
+
+
+def _grade_submissions(session: pytest.Session) -> None:
+    from dlgrade.grading import replay
+    from dlgrade.grading.runner import RequestPlan
+
+    config = session.config
+    state = config.stash[_state]
+    tests = [state["compiled"].get(item.nodeid)  # a test that checks nothing (no grader) just passes
+             or replay.CompiledTest(item.nodeid, _title(item), _points(item), _visibility(item))
+             for item in session.items if item.nodeid not in state["skipped"]]
+    reference = _reference(config)
+    plan = RequestPlan()
+    for request in replay.requests_in_order(tests):
+        plan.add(plan.key(request), request)
+    entries = state["submissions"]
+    ahead = max(1, config.getoption("--dlgrade-jobs"))
+    runners = state["runners"]
+    for index, entry in enumerate(entries):
+        started = time.monotonic()
+        for upcoming in range(index, min(len(entries), index + ahead)):
+            if upcoming not in runners:
+                runners[upcoming] = _runner(config, reference, entries[upcoming], plan)
+                runners[upcoming].start()
+        runner = runners.pop(index)
+        try:
+            results = replay.grade(tests, reference, runner, runner.context)
+        finally:
+            runner.close()
+        header = f"{state['assignment'].name}: {Path(entry['path']).name}"
+        _write_results(config, entry["name"], gradescope_results(results, header, time.monotonic() - started))
+
+
+def _runner(config: pytest.Config, reference: ReferenceSet, entry: dict, plan) -> SubmissionRunner:
+    """A runner for the submission ``entry`` (none of its code runs until it is started)."""
+    from dlgrade.grading.runner import SubmissionRunner
+    from dlgrade.submission import load_submission
+    from dlgrade.worker.client import WorkerClient
+
+    assignment = reference.assignment
+    sub = load_submission(Path(entry["path"]), assignment.module_name, name=entry["name"])
+    client = None
+    if not sub.problem:
+        client = WorkerClient(sub, assignment.module_name, assignment.forbidden,
+                              call_timeout=config.getoption("--dlgrade-timeout"),
+                              spawn=config.stash[_state]["forkserver"].spawn)
+    return SubmissionRunner(sub, client, plan)
 
 
 def _private_paths(config: pytest.Config) -> tuple[Path, ...]:
@@ -176,62 +221,17 @@ def _points(item: pytest.Item) -> float:
     return float(marker.args[0]) if marker else 1.0
 
 
+def _visibility(item: pytest.Item) -> str:
+    return PUBLIC if item.get_closest_marker("public") else HIDDEN
+
+
 def _title(item: pytest.Item) -> str:
-    """Docstring's first line (or the function name), plus the parameters except the submission."""
+    """Docstring's first line (or the function name), plus the parameters."""
     doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines()
     title = doc[0].strip() if doc else item.name.split("[")[0]
     callspec = getattr(item, "callspec", None)
-    params = [str(v) for k, v in callspec.params.items() if k != "submission"] if callspec else []
+    params = [str(v) for v in callspec.params.values()] if callspec else []
     return f"{title} [{', '.join(params)}]" if params else title
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport | None:
-    """A failed check's report carries the student's feedback as it is: formatting a traceback
-    for each of hundreds of expected failures would cost more than grading them."""
-    if call.excinfo is None or not isinstance(call.excinfo.value, GradeFailure):
-        return None
-    sections = [(f"Captured {key} {when}", content) for when, key, content in item._report_sections]
-    return pytest.TestReport(item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed",
-                             call.excinfo.value.message, call.when, sections, call.duration, call.start,
-                             call.stop, user_properties=item.user_properties, dlgrade_graded=True)
-
-
-def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
-    """While grading, the terminal (grading.log) shows no letter per test, and a check the
-    submission failed (category "graded") is not listed with the failures: those left are the
-    graders' own errors."""
-    if not config.stash[_state]["submissions"] or report.when != "call":
-        return None
-    if getattr(report, "dlgrade_graded", False):
-        return "graded", "", ""
-    if report.passed:
-        return "passed", "", ""
-    return None
-
-
-@pytest.hookimpl(hookwrapper=True, specname="pytest_runtest_makereport")
-def pytest_runtest_makereport_record(item: pytest.Item, call: pytest.CallInfo):
-    """Keep each graded test's score and feedback for its submission's results.json."""
-    outcome = yield
-    report = outcome.get_result()
-    state = item.config.stash[_state]
-    callspec = getattr(item, "callspec", None)
-    sub_name = callspec.params.get("submission") if callspec else None
-    if sub_name is None or sub_name not in state["results"]:
-        return
-    if report.when == "call" or (report.when == "setup" and report.failed):
-        if report.passed:
-            output = "passed"
-        elif call.excinfo is not None and isinstance(call.excinfo.value, GradeFailure):
-            output = call.excinfo.value.message
-        else:
-            exc = call.excinfo.value if call.excinfo else None
-            output = f"grader error ({type(exc).__name__}: {exc}); please tell your instructor"
-        visibility = PUBLIC if item.get_closest_marker("public") else HIDDEN
-        max_score = _points(item)
-        state["results"][sub_name][item.nodeid] = TestResult(
-            _title(item), max_score if report.passed else 0.0, max_score, output, visibility)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -245,20 +245,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         data = {"assignment": assignment.name, "format": 1, "forbidden": assignment.forbidden,
                 "tests": tensorio.to_json(state["records"])}
         Path(record).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    for name in state["results"]:
-        _write_results(config, name)
 
 
-def _write_results(config: pytest.Config, name: str) -> None:
-    """Write ``<results>/<name>/results.json`` once, from what the graders reported."""
-    state = config.stash[_state]
+def _write_results(config: pytest.Config, name: str, results: dict) -> None:
+    """Write ``<results>/<name>/results.json``."""
     results_dir = config.getoption("--dlgrade-results")
-    if not results_dir or name in state["written"]:
-        return
-    state["written"].add(name)
-    entry = next(e for e in state["submissions"] if e["name"] == name)
-    header = f"{state['assignment'].name}: {Path(entry['path']).name}"
-    elapsed = time.monotonic() - state["started"]
-    results = gradescope_results(list(state["results"][name].values()), header, elapsed)
-    write_results(Path(results_dir) / name / "results.json", results)
-    state["started"] = time.monotonic()
+    if results_dir:
+        write_results(Path(results_dir) / name / "results.json", results)

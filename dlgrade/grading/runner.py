@@ -1,14 +1,15 @@
-"""A submission's worker, asked ahead of the graders so that both CPU cores work at once.
+"""A submission's worker, asked ahead of the judging so that both CPU cores work at once.
 
-Every submission of a batch gets the same requests (the graders are deterministic), so the
-session keeps them, in the order first sent, as a :class:`RequestPlan`. A
-:class:`SubmissionRunner` sends its worker the whole plan from a background thread as soon as it
-starts -- for the next submissions too, while the graders still check the current one -- and the
-graders read the answers as they come. A request not in the plan yet is sent when asked, after
-the plan's; identical requests are answered once per submission.
+Every submission of a batch gets the same requests (the graders' recorded checks, see
+:mod:`dlgrade.grading.replay`), kept as a :class:`RequestPlan`. A :class:`SubmissionRunner`
+sends its worker the whole plan from a background thread as soon as it starts -- for the next
+submissions too, while the trusted process still judges the current one -- and the judging reads
+the answers as they come. A request not in the plan is sent when asked, after the plan's;
+identical requests are answered once per submission.
 
-So a worker answers each planned request in plan order, including requests whose graders stop
-at an earlier failing check: only code that keeps state between calls could tell.
+So a worker answers each planned request in plan order, including requests of checks that are
+never judged because an earlier check of their test failed: only code that keeps state between
+calls could tell.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from dlgrade.errors import WorkerError
+from dlgrade.errors import WorkerError, WorkerTimeout
 from dlgrade.submission import Submission
 from dlgrade.tensorio import DecodeError
 from dlgrade.worker import protocol
@@ -15,6 +15,7 @@ from dlgrade.worker.limits import Limits
 
 START_TIMEOUT = 60.0  # starting Python and importing torch, before any student code runs
 CALL_TIMEOUT = 20.0
+IN_FLIGHT_BYTES = 64 * 1024  # requests sent ahead of the answers: well within a socket's buffer
 
 
 class Worker(Protocol):
@@ -121,27 +122,34 @@ class WorkerClient:
         self.ensure_started()
         return self._exchange(encoded or protocol.encode(dict(request)), self.call_timeout, "running your code")
 
-    def stream(self, requests: Sequence[tuple[Mapping[str, Any], bytes | None]], window: int = 8) -> Iterator[dict]:
-        """Answers to ``(request, encoded)`` pairs, in order, keeping up to ``window`` requests sent
-        ahead so the worker never waits for the next one. Each answer is timed from the previous
+    def stream(self, requests: Sequence[tuple[Mapping[str, Any], bytes | None]],
+               in_flight: int = IN_FLIGHT_BYTES) -> Iterator[dict]:
+        """Answers to ``(request, encoded)`` pairs, in order, keeping requests sent ahead (up to
+        ``in_flight`` bytes of them, which the socket buffers hold, so sending never waits for
+        the worker) so it never waits for the next one. Each answer is timed from the previous
         one, like :meth:`request`; a call that breaks the worker gets an error answer (what
-        :meth:`request` raises) and the rest go to a new worker."""
+        :meth:`request` raises) and the rest go to a new worker. It stops after a call that
+        timed out: code that hangs would make each of the rest wait as long."""
+        encoded = [data or protocol.encode(dict(request)) for request, data in requests]
         done = 0
-        while done < len(requests):
+        while done < len(encoded):
             try:
                 self.ensure_started()
-                sent = done
-                while done < len(requests):
-                    while sent < min(len(requests), done + window):
-                        request, encoded = requests[sent]
-                        self._send(encoded or protocol.encode(dict(request)))
+                sent, pending = done, 0
+                while done < len(encoded):
+                    while sent < len(encoded) and (sent == done or pending + len(encoded[sent]) <= in_flight):
+                        self._send(encoded[sent])
+                        pending += len(encoded[sent])
                         sent += 1
                     answer = self._receive(self.call_timeout, "running your code")
+                    pending -= len(encoded[done])
                     done += 1
                     yield answer
             except WorkerError as exc:
                 done += 1
                 yield {"ok": False, "error": str(exc), "where": "running"}
+                if isinstance(exc, WorkerTimeout):
+                    return
 
     def _send(self, data: bytes) -> None:
         assert self._worker is not None
@@ -162,7 +170,7 @@ class WorkerClient:
             response = protocol.receive(worker.sock)
         except (socket.timeout, TimeoutError):
             self.close()
-            raise WorkerError(f"timed out after {timeout:g} s while {doing} (an infinite loop?)") from None
+            raise WorkerTimeout(f"timed out after {timeout:g} s while {doing} (an infinite loop?)") from None
         except (EOFError, ConnectionError, OSError):
             code = worker.exit_status(timeout=2)  # None: alive but closed its end of the socket
             self.close()
