@@ -164,11 +164,12 @@ def otter_zip(folder: Path, count: int) -> Path:
     return folder / "autograder.zip"
 
 
-def grade_batch(bin_dir: Path, tmp: Path, name: str, subs: list[Path], jobs: int) -> tuple[float, int, int]:
+def grade_batch(bin_dir: Path, tmp: Path, name: str, subs: list[Path], jobs: int | None) -> tuple[float, int, int]:
     """Seconds, peak PSS and the number of results.json files of one ``dlgrade grade`` run."""
     out = tmp / name
+    options = ["--jobs", str(jobs)] if jobs else []
     seconds, peak, proc = timed([str(bin_dir / "dlgrade"), "grade", "--assignment", "rnn", "--out", str(out),
-                                 "--jobs", str(jobs), *map(str, subs)], tmp)
+                                 *options, *map(str, subs)], tmp)
     if proc.returncode != 0:
         raise SystemExit(proc.stdout)
     return seconds, peak, sum(1 for s in subs if (out / s.name / "results.json").exists())
@@ -178,7 +179,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100, help="submissions in the dlgrade batch")
     parser.add_argument("--otter-runs", type=int, default=3, help="submissions timed with otter run")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--jobs", type=int, help="dlgrade grade --jobs (default: dlgrade's own)")
     args = parser.parse_args()
     bin_dir = Path(sys.executable).parent
     small = max(1, args.n // 4)

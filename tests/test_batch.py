@@ -124,14 +124,15 @@ def test_sessions_run_in_parallel(tmp_path, monkeypatch, rnn, sessions):
     assert all(f"=== session {n}.1 ===" in log for n in range(1, sessions + 1))
 
 
-@pytest.mark.parametrize(("cpus", "sessions"), [(2, 1), (3, 1), (8, 2), (13, 3)])
-def test_jobs_default_to_the_cpu_count_with_a_session_per_four(tmp_path, monkeypatch, rnn, cpus, sessions):
+@pytest.mark.parametrize(("cpus", "sessions"), [(2, 1), (3, 1), (7, 2), (8, 2), (13, 3)])
+def test_jobs_default_to_one_more_than_the_cpus_with_a_session_per_four(tmp_path, monkeypatch, rnn, cpus,
+                                                                         sessions):
     fake = FakeSessions(parties=sessions)
     monkeypatch.setattr(grade_module, "run_graders", fake)
     monkeypatch.setattr(grade_module.os, "cpu_count", lambda: cpus)
     grade_batch(rnn, write_subs(tmp_path / "subs", {f"s{i}": "full" for i in range(5)}), tmp_path / "out",
                 report=False)
-    assert fake.most == sessions and fake.jobs == [cpus // sessions] * sessions
+    assert fake.most == sessions and fake.jobs == [(cpus + 1) // sessions] * sessions
 
 
 def test_killed_session_blames_its_current_submission_only(tmp_path, monkeypatch, rnn):
@@ -309,7 +310,7 @@ def test_demo_grades_the_samples_as_batches_with_reports(tmp_path, monkeypatch, 
         for sample in samples:
             assert html.escape(sample) in report.read_text()
             assert (tmp_path / "demo" / name / sample / "feedback.html").exists()
-    assert len(fake.calls) == 2 and fake.jobs == [2, 2]  # each assignment's samples in 1 session, 2 workers
+    assert len(fake.calls) == 2 and fake.jobs == [3, 3]  # each assignment's samples in 1 session, 3 workers
     assert "[4/4] " in out
 
 

@@ -48,7 +48,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dlgrade-results", help="folder for <name>/results.json")
     group.addoption("--dlgrade-record", help="write the public checks (JSON) here instead of grading")
     group.addoption("--dlgrade-timeout", type=float, default=20.0, help="seconds per call into student code")
-    group.addoption("--dlgrade-jobs", type=int, default=os.cpu_count() or 1,
+    group.addoption("--dlgrade-jobs", type=int, default=(os.cpu_count() or 1) + 1,
                     help="submissions whose workers run at once (the current one and the next ones)")
 
 

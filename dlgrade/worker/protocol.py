@@ -56,7 +56,11 @@ def receive(sock: socket.socket, max_blobs: int = MAX_BLOBS) -> Any:
         raise DecodeError("malformed blob sizes")
     if sum(sizes) > max_blobs:
         raise DecodeError(f"message too large ({sum(sizes)} bytes of tensors)")
-    blobs = [_recv_exactly(sock, s) for s in sizes]
+    data = _recv_exactly(sock, sum(sizes))  # all the blobs in one read, then sliced
+    blobs, offset = [], 0
+    for size in sizes:
+        blobs.append(data[offset:offset + size])
+        offset += size
     try:
         return unpack(body, blobs)
     except RecursionError:
