@@ -178,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--timeout", type=_positive_seconds, default=20.0, help="seconds allowed per call into student code")
     p.add_argument("--jobs", type=_positive_int,
-                   help=f"workers running student code at once (default: one more than the CPUs, {(os.cpu_count() or 1) + 1} here)")
+                   help="workers running student code at once "
+                        f"(default: one more than the CPUs, {(os.cpu_count() or 1) + 1} here)")
     p.add_argument("--sessions", type=_positive_int,
                    help="grading sessions (trusted processes checking answers) at once; default: one per 4 jobs")
     p.add_argument("submissions", nargs="+",
