@@ -254,3 +254,33 @@ def test_workers_running_at_once_cannot_reach_each_other(forkserver):
         assert first.request(call("listen", torch.ones(1)))["ok"]
         answer = second.request(call("reach", torch.ones(1)))
     assert answer["ok"] and "connected" not in answer["out"][1], answer
+
+
+CAPS_PROBE = '''
+import ctypes, os
+def probe(x):
+    status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+    libc = ctypes.CDLL(None, use_errno=True)
+    mounted = libc.mount(b"tmpfs", b"/mnt", b"tmpfs", 0, None)
+    return x, repr((os.getpid(), status["CapEff"].strip(), status["CapPrm"].strip(), status["NoNewPrivs"].strip(),
+                    mounted, ctypes.get_errno()))
+'''
+
+
+@pytest.mark.skipif(not SANDBOXED or os.geteuid() != 0, reason="needs bubblewrap, and root to act as a user")
+def test_as_an_ordinary_user_workers_keep_no_capabilities(monkeypatch):
+    """The path a non-root instructor takes (bwrap's user namespace, mode "caps"), taken here by
+    making dlgrade believe it is not root: the zygote keeps CAP_SYS_ADMIN in its user namespace to
+    confine each worker, and the worker drops every capability before any student code runs."""
+    from dlgrade.worker import forkserver as forkserver_module
+
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(forkserver_module.os, "geteuid", lambda: 1000)
+    with Forkserver() as server:
+        assert server.mode == "caps"
+        with client_for(server, CAPS_PROBE) as client:
+            answer = client.request(call("probe", torch.ones(1)))
+    assert answer["ok"], answer
+    pid, effective, permitted, no_new_privs, mounted, errno = eval(answer["out"][1])  # noqa: S307
+    assert (pid, int(effective, 16), int(permitted, 16), no_new_privs) == (1, 0, 0, "1")
+    assert mounted == -1 and errno == 1  # EPERM
