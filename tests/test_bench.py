@@ -1,0 +1,25 @@
+"""The benchmark runs end to end (speed itself is measured by ``make bench``, never asserted here)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_bench_prints_its_table_and_numbers():
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "bench_grading.py"), "--n", "4", "--otter-runs", "1"],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].split()[:2] == ["what", "submissions"]
+    assert any(line.startswith("dlgrade grade, batch   4 (4 graded)") for line in lines), proc.stdout
+    assert any(line.startswith("otter run") for line in lines), proc.stdout
+    numbers = json.loads(lines[-1])
+    assert numbers["n"] == 4 and numbers["otter_run_ms"] > 0 and numbers["batch_peak_mib"] > 0
+    assert numbers["check_cold_ms"] > 0 and numbers["single_cold_ms"] > 0
