@@ -98,7 +98,7 @@ class SubmissionRunner:
             return {"ok": False, "error": str(exc), "where": "running"}
 
     def __call__(self, request: dict) -> dict:
-        """The worker's answer to ``request`` (what the graders call)."""
+        """The worker's answer to ``request`` (what the judging asks for)."""
         if self.submission.problem:
             return {"ok": False, "error": self.submission.problem, "where": "reading your submission"}
         key = self.plan.key(request)

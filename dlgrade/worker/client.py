@@ -92,7 +92,8 @@ class WorkerClient:
         """Start the worker if it is not running; return the load report."""
         if self._load_failure is not None:
             raise WorkerError(self._load_failure)
-        if self._worker is None or not self._worker.running():
+        worker = self._worker
+        if worker is None or not worker.running():
             return self._start()
         assert self.load_report is not None
         return self.load_report
@@ -151,10 +152,16 @@ class WorkerClient:
                 if isinstance(exc, WorkerTimeout):
                     return
 
+    def _current(self) -> Worker:
+        worker = self._worker  # read once: shutdown() from another thread may clear it
+        if worker is None:
+            raise WorkerError("grading of this submission was stopped")
+        return worker
+
     def _send(self, data: bytes) -> None:
-        assert self._worker is not None
+        worker = self._current()
         try:
-            self._worker.sock.sendall(data)
+            worker.sock.sendall(data)
         except OSError:
             pass  # a dead worker shows up as end-of-file in _receive
 
@@ -163,8 +170,7 @@ class WorkerClient:
         return self._receive(timeout, doing)
 
     def _receive(self, timeout: float, doing: str) -> dict:
-        assert self._worker is not None
-        worker = self._worker
+        worker = self._current()
         worker.sock.settimeout(timeout)
         try:
             response = protocol.receive(worker.sock)
