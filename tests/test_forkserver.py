@@ -270,3 +270,14 @@ def test_as_an_ordinary_user_workers_keep_no_capabilities(monkeypatch):
     pid, effective, permitted, no_new_privs, mounted, errno = eval(answer["out"][1])  # noqa: S307
     assert (pid, int(effective, 16), int(permitted, 16), no_new_privs) == (1, 0, 0, "1")
     assert mounted == -1 and errno == 1  # EPERM
+
+
+def test_a_zygote_that_cannot_start_says_why(monkeypatch):
+    from dlgrade.worker import forkserver as forkserver_module
+
+    real = forkserver_module.boot_command
+    monkeypatch.setattr(forkserver_module, "boot_command",
+                        lambda entry, drop, *args: real("dlgrade.worker.no_such_module", drop, *args))
+    with Forkserver() as server:
+        with pytest.raises(WorkerError, match="the worker sandbox did not start: .*no_such_module"):
+            server.ready()

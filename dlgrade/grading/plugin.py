@@ -174,6 +174,7 @@ def _grade_submissions(session: pytest.Session) -> None:
     for request in replay.requests_in_order(tests):
         plan.add(plan.key(request), request)
     entries = state["submissions"]
+    state["forkserver"].ready()  # a sandbox that cannot start fails the run, not every student
     ahead = max(1, config.getoption("--dlgrade-jobs"))
     runners = state["runners"]
     for index, entry in enumerate(entries):

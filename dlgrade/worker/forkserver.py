@@ -158,6 +158,13 @@ class Forkserver:
         self._control.settimeout(None)
         self._ready = True
 
+    def ready(self) -> None:
+        """Wait until the zygote can fork workers; :class:`WorkerError` if it could not start
+        (then no submission can be graded: the caller should fail the run, not the students)."""
+        with self._lock:
+            if not self._ready:
+                self._wait_ready()
+
     def _log_tail(self) -> str:
         path = Path(self._folder.name) / "zygote.log"
         lines = path.read_text(errors="replace").strip().splitlines() if path.exists() else []
