@@ -28,7 +28,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from dlgrade.grading.reference import ReferenceSet  # noqa: E402
-from dlgrade.mistakes import strip_solution_markers  # noqa: E402
 from dlgrade.registry import get_assignment  # noqa: E402
 
 # hostile submissions that fail fast (a hang would only measure --timeout)
@@ -76,7 +75,7 @@ def submissions(folder: Path, n: int) -> list[Path]:
     and the hostile ones, each once, spread out (the 25th, 50th, ... submission)."""
     assignment = get_assignment("rnn")
     reference = ReferenceSet(assignment)
-    correct = strip_solution_markers(assignment.solution_path.read_text())
+    correct = assignment.reference_source
     ordinary = itertools.cycle([("correct", correct)] + [(m.id, reference.mistake_source(m))
                                                          for m in assignment.mistakes])
     hostile = iter([(name, text.format(reference=correct, solution=str(assignment.solution_path)))

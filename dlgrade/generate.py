@@ -12,7 +12,7 @@ from dlgrade.template import make_stub
 
 def text_files(assignment: Assignment) -> dict[str, str]:
     """The generated text files (name -> content): ``<name>.py`` and ``<name>.ipynb``."""
-    stub = make_stub(assignment.solution_path.read_text())
+    stub = make_stub(assignment.solution_source)
     return {f"{assignment.module_name}.py": stub,
             f"{assignment.module_name}.ipynb": notebook_text(build_notebook(assignment, stub))}
 

@@ -5,7 +5,6 @@ The same edited source serves twice: the trusted grader runs it to recognise a s
 """
 from __future__ import annotations
 
-import re
 import types
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -34,11 +33,6 @@ class Mistake:
                 raise ValueError(f"mistake {self.id}: {old!r} occurs {count} times in the reference")
             source = source.replace(old, new)
         return source
-
-
-def strip_solution_markers(source: str) -> str:
-    """Drop ``# BEGIN SOLUTION`` / ``# END SOLUTION`` lines, keeping the code between them."""
-    return re.sub(r"^[ \t]*# (BEGIN|END) SOLUTION[ \t]*\r?\n", "", source, flags=re.M)
 
 
 def module_from_source(source: str, module_name: str, filename: str) -> ModuleType:

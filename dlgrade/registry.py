@@ -65,6 +65,22 @@ class Assignment:
     def template_dir(self) -> Path:
         return self.root / "student_template" / self.name
 
+    @cached_property
+    def solution_source(self) -> str:
+        """The reference's source, ``# GIVEN FROM`` lines expanded (see :mod:`dlgrade.given`),
+        solution markers kept."""
+        from dlgrade.given import expand_given  # trusted side only: not part of the student's checker
+
+        return expand_given(self.solution_path.read_text(),
+                            lambda name: Assignment(name, self.root).solution_source)
+
+    @property
+    def reference_source(self) -> str:
+        """The reference as it runs: :attr:`solution_source` without the solution markers."""
+        from dlgrade.template import strip_solution_markers
+
+        return strip_solution_markers(self.solution_source)
+
     @property
     def checks_filename(self) -> str:
         return f"{self.name}_checks.json"

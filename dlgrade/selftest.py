@@ -28,7 +28,7 @@ class Row:
 def selftest(assignment: Assignment) -> list[Row]:
     """Grade the reference, the stub and every mistake of ``assignment`` in one batch."""
     reference = ReferenceSet(assignment)
-    solution = assignment.solution_path.read_text()
+    solution = assignment.solution_source
     variants = {"reference": solution, "stub": make_stub(solution)}
     hints = {}
     for mistake in assignment.mistakes:

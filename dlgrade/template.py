@@ -14,6 +14,10 @@ BEGIN = re.compile(r"^([ \t]*)# BEGIN SOLUTION[ \t]*$")
 END = re.compile(r"^[ \t]*# END SOLUTION[ \t]*$")
 
 
+TODO_START = re.compile(r"^[ \t]*# TODO:")
+TODO_CONTINUATION = re.compile(r"^[ \t]*#[ \t]{2,}\S")
+
+
 class MarkerError(ValueError):
     """Solution markers are unbalanced or nested."""
 
@@ -75,3 +79,24 @@ def solution_bodies(source: str) -> list[str]:
         elif inside:
             current.append(line)
     return bodies
+
+
+def strip_solution_markers(source: str) -> str:
+    """Drop ``# BEGIN SOLUTION`` / ``# END SOLUTION`` lines, keeping the code between them."""
+    return re.sub(r"^[ \t]*# (BEGIN|END) SOLUTION[ \t]*\r?\n", "", source, flags=re.M)
+
+
+def todo_items(lines: list[str]) -> list[tuple[int, int]]:
+    """``(first, end)`` line ranges of every ``# TODO:`` item in ``lines``: its first line and
+    the indented comment lines that continue it (``#       more text``)."""
+    items, index = [], 0
+    while index < len(lines):
+        if TODO_START.match(lines[index]):
+            end = index + 1
+            while end < len(lines) and TODO_CONTINUATION.match(lines[end]) and not TODO_START.match(lines[end]):
+                end += 1
+            items.append((index, end))
+            index = end
+        else:
+            index += 1
+    return items

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from dlgrade.mistakes import strip_solution_markers
 from dlgrade.registry import ASSIGNMENTS, get_assignment
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,7 +19,7 @@ def assignment(request):
 
 def reference_source(name: str) -> str:
     """The reference solution of ``name`` without its solution markers."""
-    return strip_solution_markers(get_assignment(name).solution_path.read_text())
+    return get_assignment(name).reference_source
 
 
 def dlgrade_cmd(*args: str) -> list[str]:

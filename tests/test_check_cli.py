@@ -21,7 +21,6 @@ import pytest
 
 from dlgrade.checks import load_checks
 from dlgrade.grading.reference import ReferenceSet
-from dlgrade.mistakes import strip_solution_markers
 from dlgrade.notebook import split_questions
 from dlgrade.registry import ASSIGNMENTS, get_assignment
 from dlgrade.submission import CHECK_TAG
@@ -75,7 +74,7 @@ def handout(assignment, tmp_path: Path) -> Path:
 
 
 def reference_source(assignment) -> str:
-    return strip_solution_markers(assignment.solution_path.read_text())
+    return assignment.reference_source
 
 
 def filled_notebook(assignment, source: str) -> str:

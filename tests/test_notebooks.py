@@ -19,7 +19,6 @@ import pytest
 from nbclient import NotebookClient
 
 from dlgrade.grading.reference import ReferenceSet
-from dlgrade.mistakes import strip_solution_markers
 from dlgrade.notebook import split_questions
 from dlgrade.registry import ASSIGNMENTS, get_assignment
 from dlgrade.submission import CHECK_TAG
@@ -132,7 +131,7 @@ def test_stub_notebook_runs_and_checks_fail_readably(assignment, tmp_path):
 
 def test_filled_notebook_passes_every_check(assignment, tmp_path):
     folder = copy_template(assignment, tmp_path)
-    reference = strip_solution_markers(assignment.solution_path.read_text())
+    reference = assignment.reference_source
     nb = execute(fill(load_notebook(folder, assignment), assignment, reference), folder)
     assert cell_errors(nb) == []
     outputs = check_outputs(nb)

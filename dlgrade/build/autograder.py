@@ -41,7 +41,7 @@ GRADESCOPE_SETTINGS = {"memory": "2 GB or more (4 GB recommended)", "timeout": "
 def kit_members(assignment: Assignment) -> dict[str, bytes]:
     """The trusted files the graders need: graders, reference, assignment spec and catalogue."""
     members = tree_members(assignment.graders_dir, f"autograder/{assignment.name}/")
-    members[f"solutions/{assignment.name}.py"] = assignment.solution_path.read_bytes()
+    members[f"solutions/{assignment.name}.py"] = assignment.solution_source.encode()  # GIVEN FROM lines expanded
     for name in ("assignment.py", "mistakes.py"):
         members[f"assignments/{assignment.name}/{name}"] = (assignment.spec_dir / name).read_bytes()
     return members

@@ -8,14 +8,13 @@ import nbformat
 from nbclient import NotebookClient
 
 from dlgrade.build.zips import write_zip
-from dlgrade.mistakes import strip_solution_markers
 from dlgrade.notebook import build_notebook, notebook_text
 from dlgrade.registry import Assignment
 
 
 def executed_reference_notebook(assignment: Assignment) -> str:
     """The handout notebook with the reference code in it, run for real (check cells all pass)."""
-    source = strip_solution_markers(assignment.solution_path.read_text())
+    source = assignment.reference_source
     nb = build_notebook(assignment, source)
     checks = assignment.template_dir / assignment.checks_filename
     with tempfile.TemporaryDirectory(prefix="dlgrade-solutions-") as tmp:
@@ -36,5 +35,5 @@ def build_solutions_zip(assignment: Assignment, path: Path) -> Path:
     """Write ``solutions.zip``: ``<name>_solution.ipynb`` (with outputs) and ``<name>.py``."""
     name = assignment.name
     members = {f"{name}/{name}_solution.ipynb": executed_reference_notebook(assignment),
-               f"{name}/{name}.py": strip_solution_markers(assignment.solution_path.read_text())}
+               f"{name}/{name}.py": assignment.reference_source}
     return write_zip(path, members)

@@ -14,7 +14,7 @@ from typing import Any
 from dlgrade import execute, feedback
 from dlgrade.probes import Probe, grad_outputs_for, materialize
 from dlgrade.tensorio import Fingerprints
-from dlgrade.mistakes import Mistake, module_from_source, strip_solution_markers
+from dlgrade.mistakes import Mistake, module_from_source
 from dlgrade.registry import Assignment
 
 
@@ -23,7 +23,7 @@ class ReferenceSet:
 
     def __init__(self, assignment: Assignment) -> None:
         self.assignment = assignment
-        self.source = strip_solution_markers(assignment.solution_path.read_text())
+        self.source = assignment.reference_source
         self._mistake_namespaces: dict[str, dict[str, Any]] = {}
         self._answers: dict[str, dict] = {}
         self._mistake_answers: dict[str, list[tuple[str, dict]]] = {}
