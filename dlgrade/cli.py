@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dlgrade.errors import UsageError
+from dlgrade.i18n import DEFAULT_LANG, LANGS
 from dlgrade.registry import ASSIGNMENTS, Assignment, get_assignment
 
 if TYPE_CHECKING:
@@ -71,12 +72,12 @@ def _check_with(args: argparse.Namespace, path: Path, launched) -> int:
     submission = load_submission(path, data["assignment"])
     if submission.problem:
         raise UsageError(submission.problem)
-    with WorkerClient(submission, data["assignment"], data.get("forbidden", {}), launched=launched) as client:
+    with WorkerClient(submission, data["assignment"], data.get("forbidden", {}), launched=launched,
+                      lang=data["lang"]) as client:
         results = run_checks(data, client.request)
-        report = client.load_report or {}
-    for error in report.get("errors", []):
-        print(f"While loading your code, {error['label']} raised {error['error']}")
-    print(format_report(results))
+        for line in client.load_errors():
+            print(line)
+    print(format_report(results, data["lang"]))
     return 0 if all(r.passed for r in results) else 1
 
 
@@ -92,7 +93,8 @@ def _positive_int(text: str) -> int:
 
 
 def _grade_with_progress(assignment: Assignment, paths: list[Path], out: Path, timeout: float | None = None,
-                         jobs: int | None = None, sessions: int | None = None) -> list[Graded]:
+                         jobs: int | None = None, sessions: int | None = None,
+                         lang: str = DEFAULT_LANG) -> list[Graded]:
     """Grade a batch (report included), showing progress as submissions finish."""
     from dlgrade.grade import grade_batch
     from dlgrade.progress import Progress
@@ -100,7 +102,7 @@ def _grade_with_progress(assignment: Assignment, paths: list[Path], out: Path, t
     progress = Progress()
     try:
         return grade_batch(assignment, paths, out, timeout=timeout, jobs=jobs, progress=progress,
-                           on_start=progress.start, sessions=sessions)
+                           on_start=progress.start, sessions=sessions, lang=lang)
     finally:
         progress.close()
 
@@ -111,7 +113,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     assignment = get_assignment(args.assignment)
     out = Path(args.out)
     batch = _grade_with_progress(assignment, [Path(p) for p in args.submissions], out, args.timeout, args.jobs,
-                                 args.sessions)
+                                 args.sessions, args.lang)
     print(score_table(batch))
     print(f"Results: {out / '<name>' / 'results.json'}; gradebook: {out / 'gradebook.csv'}")
     print(f"Report: {out / 'report.html'}")
@@ -140,7 +142,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     for assignment in _assignments(args.assignment):
-        for path in build(assignment, out):
+        for path in build(assignment, out, args.lang):
             print(f"wrote {path}")
     return 0
 
@@ -150,7 +152,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     status = cmd_selftest(argparse.Namespace(assignment=None))
     print(f"\nBuilding the course files into {args.dist}/:")
-    cmd_build(argparse.Namespace(out=args.dist, assignment=None))
+    cmd_build(argparse.Namespace(out=args.dist, assignment=None, lang=DEFAULT_LANG))
     out = Path(args.out)
     reports = []
     for assignment in _assignments(None):
@@ -184,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="grading sessions (trusted processes checking answers) at once; default: one per 4 jobs")
     p.add_argument("submissions", nargs="+",
                    help=".py, .ipynb, folder or .zip; or a Gradescope export (folder or .zip with submission_metadata.yml)")
+    p.add_argument("--lang", choices=LANGS, default=DEFAULT_LANG,
+                   help="language of the feedback students read in results.json (default: en); "
+                        "the gradebook and the report stay in English")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("selftest", help="grade the reference, the stubs and every catalogued mistake")
@@ -198,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="write student.zip, autograder.zip (Otter) and solutions.zip per assignment")
     p.add_argument("--out", required=True, help="output folder (DIR/<assignment>/...)")
     p.add_argument("--assignment", help="only this assignment")
+    p.add_argument("--lang", choices=LANGS, default=DEFAULT_LANG,
+                   help="language of the handout, its checks and the Gradescope feedback (default: en)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("demo", help="self-test every assignment and grade the sample submissions")

@@ -13,10 +13,12 @@ import numpy as np
 import torch
 
 from dlgrade import execute
+from dlgrade.i18n import DEFAULT_LANG, Messages
 from dlgrade.tensorio import Opaque, as_plain_tensor
 
 TOLERANCES = {"float32": (1e-5, 1e-4), "float64": (1e-10, 1e-7)}  # (atol, rtol)
 KINDS = ("api", "shapes", "values", "gradients", "unchanged")
+_ENGLISH = Messages()  # whether a check passes does not depend on the language of its messages
 
 
 def describe(value: Any) -> str:
@@ -37,8 +39,9 @@ def describe(value: Any) -> str:
     return f"<{type(value).__name__} object>"
 
 
-def describe_call(request: dict) -> str:
-    """What was called, e.g. ``LSTMCell(input_size=5, hidden_size=7).forward(x=float32[3, 5])``."""
+def describe_call(request: dict, t: Messages = Messages()) -> str:
+    """What was called, e.g. ``LSTMCell(input_size=5, hidden_size=7) in float32, then
+    .forward(x=float32[3, 5])``."""
     labels = request.get("labels", {})
     arg_names = labels.get("args", [])
     parts = []
@@ -51,7 +54,8 @@ def describe_call(request: dict) -> str:
     if request.get("init") is None:
         return f"{target}{call}"
     init = ", ".join(f"{k}={v!r}" for k, v in request["init"].items())
-    return f"{target}({init}) in {request.get('dtype', 'float32')}, then .{request.get('method', 'forward')}{call}"
+    return t("feedback.call_module", target=target, init=init, dtype=request.get("dtype", "float32"),
+             method=request.get("method", "forward"), call=call)
 
 
 def _named(value: Any, labels: Any, prefix: str) -> Iterator[tuple[str, Any]]:
@@ -85,21 +89,22 @@ def input_leaf_names(request: dict) -> list[str]:
     return names
 
 
-def _structure_problems(expected: Any, actual: Any, name: str) -> list[str]:
+def _structure_problems(expected: Any, actual: Any, name: str, t: Messages) -> list[str]:
     if isinstance(expected, torch.Tensor):
         if not isinstance(actual, torch.Tensor):
-            return [f"{name}: expected a tensor {describe(expected)}, got {describe(actual)}"]
+            return [t("feedback.expected_tensor", name=name, expected=describe(expected), got=describe(actual))]
         if actual.shape != expected.shape:
-            return [f"{name}: expected shape {list(expected.shape)}, got {list(actual.shape)}"]
+            return [t("feedback.expected_shape", name=name, expected=list(expected.shape), got=list(actual.shape))]
         if actual.dtype != expected.dtype:
-            return [f"{name}: expected dtype {describe(expected).split('[')[0]}, got {describe(actual).split('[')[0]}"]
+            return [t("feedback.expected_dtype", name=name, expected=describe(expected).split("[")[0],
+                      got=describe(actual).split("[")[0])]
         return []
     if isinstance(expected, (tuple, list)):
         if not isinstance(actual, (tuple, list)) or len(actual) != len(expected):
-            return [f"{name}: expected {describe(expected)}, got {describe(actual)}"]
+            return [t("feedback.expected_value", name=name, expected=describe(expected), got=describe(actual))]
         return []
     if expected != actual:
-        return [f"{name}: expected {describe(expected)}, got {describe(actual)}"]
+        return [t("feedback.expected_value", name=name, expected=describe(expected), got=describe(actual))]
     return []
 
 
@@ -111,7 +116,8 @@ def _index(flat_index: int, shape: torch.Size) -> list[int]:
     return list(reversed(where))
 
 
-def value_problem(expected: torch.Tensor, actual: torch.Tensor, name: str, dtype: str) -> str | None:
+def value_problem(expected: torch.Tensor, actual: torch.Tensor, name: str, dtype: str,
+                  t: Messages = Messages()) -> str | None:
     """None when ``actual`` is close to ``expected``; otherwise where and by how much it is off.
 
     Compared in float64 with numpy (for the small tensors graders use, torch's per-op overhead
@@ -121,7 +127,8 @@ def value_problem(expected: torch.Tensor, actual: torch.Tensor, name: str, dtype
         if torch.equal(expected, actual):
             return None
         wrong = (expected != actual).nonzero()
-        return f"{name}: {len(wrong)} of {expected.numel()} values differ, first at {wrong[0].tolist()}"
+        return t("feedback.values_differ", name=name, count=len(wrong), total=expected.numel(),
+                 where=wrong[0].tolist())
     exp = expected.detach().numpy().astype(np.float64)
     act = actual.detach().numpy().astype(np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -133,7 +140,7 @@ def value_problem(expected: torch.Tensor, actual: torch.Tensor, name: str, dtype
     if bad_nonfinite.any():
         where = _index(int(np.flatnonzero(bad_nonfinite)[0]), expected.shape)
         got = act[tuple(where)].item() if where else act.item()
-        return f"{name}: got {got} at {where} where a finite value was expected"
+        return t("feedback.not_finite", name=name, got=got, where=where)
     diff = np.nan_to_num(diff, nan=0.0)
     off = diff > atol + rtol * np.nan_to_num(np.abs(exp), nan=0.0)
     if not off.any():
@@ -141,54 +148,54 @@ def value_problem(expected: torch.Tensor, actual: torch.Tensor, name: str, dtype
     flat = int(diff.argmax())
     where = _index(flat, expected.shape)
     exp_v, got_v = exp.flat[flat].item(), act.flat[flat].item()
-    return (f"{name}: max abs error {diff.max().item():.3g} at {where} (expected {exp_v:.6g}, got {got_v:.6g}); "
-            f"{int(off.sum())} of {off.size} values are off (atol {atol:g}, rtol {rtol:g})")
+    return t("feedback.values_off", name=name, error=f"{diff.max().item():.3g}", where=where,
+             expected=f"{exp_v:.6g}", got=f"{got_v:.6g}", count=int(off.sum()), total=off.size,
+             atol=f"{atol:g}", rtol=f"{rtol:g}")
 
 
 def _compare_tree(expected: Any, actual: Any, labels: Any, prefix: str, dtype: str,
-                  values: bool) -> Iterator[str]:
-    structure = _structure_problems(expected, actual, prefix)
+                  values: bool, t: Messages) -> Iterator[str]:
+    structure = _structure_problems(expected, actual, prefix, t)
     if structure:
         yield from structure
         return
     exp_leaves = _named(expected, labels, prefix)
     act_leaves = _named(actual, labels, prefix)
     for (name, exp), (_, act) in zip(exp_leaves, act_leaves):
-        structure = _structure_problems(exp, act, name)
+        structure = _structure_problems(exp, act, name, t)
         if structure:
             yield from structure
         elif values and isinstance(exp, torch.Tensor):
-            problem = value_problem(exp, as_plain_tensor(act), name, dtype)
+            problem = value_problem(exp, as_plain_tensor(act), name, dtype, t)
             if problem:
                 yield problem
 
 
-def _call_problems(kind: str, request: dict, expected: dict, actual: dict) -> Iterator[str]:
+def _call_problems(kind: str, request: dict, expected: dict, actual: dict, t: Messages) -> Iterator[str]:
     if actual.get("forbidden"):
-        used = ", ".join(actual["forbidden"])
-        yield (f"your code uses {used}, which this assignment asks you to implement yourself; "
-               "tests that run it score 0")
+        yield t("feedback.forbidden", used=", ".join(actual["forbidden"]))
         return
     if not actual.get("ok"):
-        yield f"{actual.get('error', 'failed')} (while {actual.get('where', 'running')})"
+        yield t("feedback.error_while", error=actual.get("error", "failed"),
+                where=t.where(str(actual.get("where", "running"))))
         return
     dtype = request.get("dtype", "float32")
     labels = request.get("labels", {})
     out_labels = labels.get("out")
     if kind in ("shapes", "values"):
-        yield from _compare_tree(expected["out"], actual["out"], out_labels, "output", dtype, kind == "values")
+        yield from _compare_tree(expected["out"], actual["out"], out_labels, "output", dtype, kind == "values", t)
     elif kind == "unchanged":
         names = input_leaf_names(request)
         sent = execute.leaves([request.get("args", []), request.get("kwargs", {})])
         after = actual.get("inputs_after")
         if not isinstance(after, list) or len(after) != len(sent):
-            yield "could not tell whether your code modified its inputs (the worker's answer is incomplete)"
+            yield t("feedback.inputs_unknown")
             return
         for name, before, now in zip(names, sent, after):
             if not _same_tensor(before, now):
-                yield f"your code modified its input {name} in place"
+                yield t("feedback.input_modified", name=name)
     elif kind == "gradients":
-        structure = list(_compare_tree(expected["out"], actual["out"], out_labels, "output", dtype, False))
+        structure = list(_compare_tree(expected["out"], actual["out"], out_labels, "output", dtype, False, t))
         if structure:
             yield from structure
             return
@@ -198,11 +205,11 @@ def _call_problems(kind: str, request: dict, expected: dict, actual: dict) -> It
         for i, exp in enumerate(exp_g["inputs"]):
             if exp is not None:
                 got = got_inputs[i] if i < len(got_inputs) else None
-                yield from _grad_problem(exp, got, f"gradient w.r.t. input {names[i]}", dtype)
+                yield from _grad_problem(exp, got, t("feedback.grad_input", name=names[i]), dtype, t)
         for pname, exp in exp_g["params"].items():
             if exp is not None:
                 got = (act_g.get("params") or {}).get(pname)
-                yield from _grad_problem(exp, got, f"gradient w.r.t. parameter {pname}", dtype)
+                yield from _grad_problem(exp, got, t("feedback.grad_param", name=pname), dtype, t)
     else:
         raise ValueError(f"unknown check kind {kind!r}")
 
@@ -214,65 +221,71 @@ def _same_tensor(before: torch.Tensor, after: Any) -> bool:
     return bool(torch.equal(as_plain_tensor(after), before))
 
 
-def _grad_problem(expected: torch.Tensor, actual: Any, name: str, dtype: str) -> Iterator[str]:
+def _grad_problem(expected: torch.Tensor, actual: Any, name: str, dtype: str, t: Messages) -> Iterator[str]:
     if actual is None:
-        yield (f"{name}: missing (the output does not depend on it through autograd: "
-               ".detach(), .data, torch.no_grad() or a value rebuilt from numpy?)")
+        yield t("feedback.grad_missing", name=name)
         return
-    structure = _structure_problems(expected, actual, name)
+    structure = _structure_problems(expected, actual, name, t)
     if structure:
         yield from structure
         return
-    problem = value_problem(expected, as_plain_tensor(actual), name, dtype)
+    problem = value_problem(expected, as_plain_tensor(actual), name, dtype, t)
     if problem:
         yield problem
 
 
-def _api_problems(request: dict, expected: dict, actual: dict) -> list[str]:
+def _kind(kind: Any, t: Messages) -> str:
+    return t(f"kind.{kind}") if kind in ("class", "function") else t("kind.other")
+
+
+def _api_problems(request: dict, expected: dict, actual: dict, t: Messages) -> list[str]:
     target = request["target"]
     if not actual.get("ok"):
-        return [actual.get("error", "could not inspect your code")]
+        return [actual.get("error") or t("feedback.cannot_inspect")]
     if actual.get("kind") == "missing":
-        return [f"{target} is not defined in your code"]
+        return [t("feedback.not_defined", target=target)]
     if actual.get("kind") != expected.get("kind"):
-        return [f"{target} should be a {expected.get('kind')}, but it is a {actual.get('kind')}"]
+        return [t("feedback.wrong_kind", target=target, expected=_kind(expected.get("kind"), t),
+                  got=_kind(actual.get("kind"), t))]
     problems = []
     checks = [("init", f"{target}.__init__"), ("method", f"{target}.{request.get('method')}"),
               ("signature", target)]
     for key, label in checks:
         if key in expected and actual.get(key) != expected[key]:
             want = ", ".join(expected[key] or [])
-            got = "missing" if actual.get(key) is None else "(" + ", ".join(actual[key]) + ")"
-            problems.append(f"{label} should take ({want}), got {got}")
+            got = t("feedback.signature_missing") if actual.get(key) is None else "(" + ", ".join(actual[key]) + ")"
+            problems.append(t("feedback.wrong_signature", label=label, expected=want, got=got))
     if expected.get("is_module") and not actual.get("is_module"):
-        problems.append(f"{target} must subclass torch.nn.Module")
+        problems.append(t("feedback.not_a_module", target=target))
     return problems
 
 
-def _problems(kind: str, request: dict, expected: dict, actual: dict) -> Iterator[str]:
+def _problems(kind: str, request: dict, expected: dict, actual: dict, t: Messages) -> Iterator[str]:
     if kind == "api":
-        return iter(_api_problems(request, expected, actual))
-    return _call_problems(kind, request, expected, actual)
+        return iter(_api_problems(request, expected, actual, t))
+    return _call_problems(kind, request, expected, actual, t)
 
 
-def problems(kind: str, request: dict, expected: dict, actual: dict) -> list[str]:
+def problems(kind: str, request: dict, expected: dict, actual: dict, lang: str = DEFAULT_LANG) -> list[str]:
     """Everything wrong with ``actual`` for a check of ``kind``; empty when it passes."""
-    return list(_problems(kind, request, expected, actual))
+    return list(_problems(kind, request, expected, actual, Messages(lang)))
 
 
 def agrees(kind: str, request: dict, expected: dict, actual: dict) -> bool:
     """Whether a check of ``kind`` finds nothing wrong (stops at the first problem)."""
-    return next(_problems(kind, request, expected, actual), None) is None
+    return next(_problems(kind, request, expected, actual, _ENGLISH), None) is None
 
 
 def feedback(kind: str, request: dict, expected: dict, actual: dict,
-             mistakes: Iterable[tuple[str, dict]] = ()) -> str | None:
-    """The message for a failing check (None when it passes), with ``Hint:`` lines for every
-    catalogued mistake whose answer ``actual`` reproduces."""
-    found = problems(kind, request, expected, actual)
+             mistakes: Iterable[tuple[str, dict]] = (), lang: str = DEFAULT_LANG) -> str | None:
+    """The message for a failing check (None when it passes), in ``lang``, with ``Hint:`` lines
+    for every catalogued mistake (``(hint, answer)``) whose answer ``actual`` reproduces."""
+    t = Messages(lang)
+    found = list(_problems(kind, request, expected, actual, t))
     if not found:
         return None
-    lines = [f"Called: {describe_call(request)}" if kind != "api" else f"Checked: {request['target']}"]
+    lines = [t("feedback.called", call=describe_call(request, t)) if kind != "api"
+             else t("feedback.checked", target=request["target"])]
     lines += found
     if actual.get("ok") and not actual.get("forbidden"):
         seen = []
@@ -280,5 +293,5 @@ def feedback(kind: str, request: dict, expected: dict, actual: dict,
             if hint not in seen and agrees(kind, request, response, actual) \
                     and not agrees(kind, request, expected, response):
                 seen.append(hint)
-        lines += [f"Hint: {hint}" for hint in seen]
+        lines += [t("feedback.hint", hint=hint) for hint in seen]
     return "\n".join(lines)

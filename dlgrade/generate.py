@@ -1,20 +1,53 @@
-"""Generate ``student_template/<name>/`` from the reference: skeleton, notebook, public checks."""
+"""Generate ``student_template/<name>/`` from the reference: skeleton, notebook, public checks.
+
+The committed template is the English one; a handout in another language is generated the same
+way when it is built (``dlgrade build --lang``).
+"""
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
 from dlgrade.grading.session import record_public_checks
+from dlgrade.i18n import DEFAULT_LANG, Messages
 from dlgrade.notebook import build_notebook, notebook_text
 from dlgrade.registry import Assignment
-from dlgrade.template import make_stub
+from dlgrade.template import make_stub, strip_solution_markers, translate_comments
+from dlgrade.translations import assignment_text
 
 
-def text_files(assignment: Assignment) -> dict[str, str]:
+def translated_source(assignment: Assignment, lang: str = DEFAULT_LANG) -> str:
+    """The reference (markers kept) with its module docstring and ``# TODO:`` comments in ``lang``."""
+    if lang == DEFAULT_LANG:
+        return assignment.solution_source
+    text = assignment_text(assignment, lang)
+    return translate_comments(assignment.solution_source, text.module_doc, text.todo)
+
+
+def skeleton(assignment: Assignment, lang: str = DEFAULT_LANG) -> str:
+    """The student's ``<name>.py`` in ``lang``."""
+    return make_stub(translated_source(assignment, lang), Messages(lang)("stub.todo", name="{name}"))
+
+
+def solved(assignment: Assignment, lang: str = DEFAULT_LANG) -> str:
+    """The reference as course staff get it, comments in ``lang``."""
+    return strip_solution_markers(translated_source(assignment, lang))
+
+
+def text_files(assignment: Assignment, lang: str = DEFAULT_LANG) -> dict[str, str]:
     """The generated text files (name -> content): ``<name>.py`` and ``<name>.ipynb``."""
-    stub = make_stub(assignment.solution_source)
+    stub = skeleton(assignment, lang)
     return {f"{assignment.module_name}.py": stub,
-            f"{assignment.module_name}.ipynb": notebook_text(build_notebook(assignment, stub))}
+            f"{assignment.module_name}.ipynb": notebook_text(build_notebook(assignment, stub, lang))}
+
+
+def checks_file(assignment: Assignment, path: Path, lang: str = DEFAULT_LANG) -> Path:
+    """Record the public checks (test names and hints in ``lang``) into ``path``."""
+    with tempfile.TemporaryDirectory() as tmp:  # staged: a failed recording leaves ``path`` as it was
+        staged = Path(tmp) / path.name
+        record_public_checks(assignment, staged, lang)
+        path.write_bytes(staged.read_bytes())
+    return path
 
 
 def generate(assignment: Assignment, out_dir: Path | None = None) -> list[Path]:
@@ -25,10 +58,5 @@ def generate(assignment: Assignment, out_dir: Path | None = None) -> list[Path]:
     for name, text in text_files(assignment).items():
         (out_dir / name).write_text(text)
         written.append(out_dir / name)
-    checks = out_dir / assignment.checks_filename
-    with tempfile.TemporaryDirectory() as tmp:
-        staged = Path(tmp) / checks.name
-        record_public_checks(assignment, staged)
-        checks.write_bytes(staged.read_bytes())
-    written.append(checks)
+    written.append(checks_file(assignment, out_dir / assignment.checks_filename))
     return written

@@ -21,6 +21,7 @@ from dlgrade.exports import expand_export, is_export
 from dlgrade.gradebook import Graded, score_table, write_gradebook
 from dlgrade.grading.results import TestResult, gradescope_results, write_results
 from dlgrade.grading.session import Entry, read_results, run_graders, safe_name, submission_name, uniquify
+from dlgrade.i18n import DEFAULT_LANG
 from dlgrade.registry import Assignment
 
 __all__ = ["grade", "grade_batch", "collect_entries", "split_chunks", "score_table", "write_gradebook"]
@@ -68,7 +69,7 @@ def _failed_run(entry: Entry, why: str) -> dict:
 
 
 def _grade_chunk(assignment: Assignment, entries: list[Entry], out_dir: Path, timeout: float | None,
-                 jobs: int, stop: threading.Event) -> tuple[dict[str, dict], list[str]]:
+                 jobs: int, lang: str, stop: threading.Event) -> tuple[dict[str, dict], list[str]]:
     """Grade ``entries`` in one pytest session (more after a killed one); every entry gets a results file."""
     results: dict[str, dict] = {}
     pending, logs = entries, []
@@ -79,7 +80,7 @@ def _grade_chunk(assignment: Assignment, entries: list[Entry], out_dir: Path, ti
 
     while pending and not stop.is_set():
         try:
-            proc = run_graders(assignment, pending, out_dir, timeout=timeout, jobs=jobs)
+            proc = run_graders(assignment, pending, out_dir, timeout=timeout, jobs=jobs, lang=lang)
         except OSError as exc:
             logs.append(f"could not start the graders: {exc}")
             for entry in pending:
@@ -127,9 +128,10 @@ def _import_report() -> None:
 def grade_batch(assignment: Assignment, paths: list[Path], out_dir: Path, timeout: float | None = None,
                 jobs: int | None = None, progress: ProgressCallback | None = None,
                 on_start: Callable[[int], None] | None = None, report: bool = True,
-                sessions: int | None = None) -> list[Graded]:
+                sessions: int | None = None, lang: str = DEFAULT_LANG) -> list[Graded]:
     """Grade ``paths`` with ``jobs`` workers at once (default: :func:`default_jobs`) in ``sessions``
-    pytest sessions (default: one per :data:`JOBS_PER_SESSION` jobs).
+    pytest sessions (default: one per :data:`JOBS_PER_SESSION` jobs); what students read (test
+    names, feedback, hints) is in ``lang``, the gradebook and the report in English.
 
     Writes ``out_dir/<name>/results.json``, ``gradebook.csv``, ``grading.log`` and, with
     ``report``, ``report.html``, ``scores.png`` and ``<name>/feedback.html``. ``on_start(total)``
@@ -154,7 +156,7 @@ def grade_batch(assignment: Assignment, paths: list[Path], out_dir: Path, timeou
         per_session = max(1, jobs // len(chunks))
         stop = threading.Event()
         with ThreadPoolExecutor(max_workers=len(chunks), thread_name_prefix="dlgrade-chunk") as pool:
-            futures = [pool.submit(_grade_chunk, assignment, chunk, out_dir, timeout, per_session, stop)
+            futures = [pool.submit(_grade_chunk, assignment, chunk, out_dir, timeout, per_session, lang, stop)
                        for chunk in chunks]
             try:
                 _follow(futures, entries, out_dir, progress)
@@ -179,8 +181,8 @@ def grade_batch(assignment: Assignment, paths: list[Path], out_dir: Path, timeou
 
 def grade(assignment: Assignment, paths: list[Path], out_dir: Path, timeout: float | None = None,
           jobs: int | None = None, progress: ProgressCallback | None = None,
-          report: bool = False, sessions: int | None = None) -> dict[str, dict]:
+          report: bool = False, sessions: int | None = None, lang: str = DEFAULT_LANG) -> dict[str, dict]:
     """:func:`grade_batch`, returning ``{name: results}`` (no HTML report unless ``report``)."""
     batch = grade_batch(assignment, paths, out_dir, timeout=timeout, jobs=jobs, progress=progress, report=report,
-                        sessions=sessions)
+                        sessions=sessions, lang=lang)
     return {g.entry.name: g.results for g in batch}

@@ -6,21 +6,10 @@ import ast
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from dlgrade.i18n import DEFAULT_LANG, Messages
 from dlgrade.registry import Assignment
 from dlgrade.submission import CHECK_TAG
-
-SUBMIT_TEXT = """\
-## Submitting
-
-Save the notebook, then hand in `{module}.ipynb` (or `{module}.py`, which holds the same code) as
-your instructor tells you. Before that, you can run every public check from a terminal:
-
-```
-dlgrade check {module}.ipynb
-```
-
-The graders run more checks than these public ones (other shapes, float64, gradients, ...).
-"""
+from dlgrade.translations import assignment_text
 
 
 def split_questions(source: str, targets: list[str]) -> tuple[str, list[str]]:
@@ -42,23 +31,25 @@ def split_questions(source: str, targets: list[str]) -> tuple[str, list[str]]:
     return header, [chunks[t] for t in targets]
 
 
-def check_cell_source(target: str) -> str:
-    return (f"# Check {target} (public checks only; this cell is not graded and is not submitted)\n"
+def check_cell_source(target: str, t: Messages = Messages()) -> str:
+    return (t("notebook.check_cell", target=target) + "\n"
             f"from dlgrade.checks import check\n"
             f"check({target!r}, globals())")
 
 
-def build_notebook(assignment: Assignment, stub_source: str) -> nbformat.NotebookNode:
-    """The handout notebook: intro, set-up cell, then per question its text, code and check cell."""
-    spec = assignment.spec
-    questions = assignment.questions
-    header, chunks = split_questions(stub_source, [q.target for q in questions])
-    cells = [new_markdown_cell(f"# {spec.TITLE}\n\n{spec.INTRO}".strip()), new_code_cell(header)]
-    for question, chunk in zip(questions, chunks):
+def build_notebook(assignment: Assignment, stub_source: str, lang: str = DEFAULT_LANG) -> nbformat.NotebookNode:
+    """The handout notebook in ``lang``: intro, set-up cell, then per question its text, code and
+    check cell."""
+    text, t = assignment_text(assignment, lang), Messages(lang)
+    targets = [q.target for q in assignment.questions]
+    header, chunks = split_questions(stub_source, targets)
+    cells = [new_markdown_cell(f"# {text.title}\n\n{text.intro}".strip()), new_code_cell(header)]
+    for target, chunk in zip(targets, chunks):
+        question = text.questions[target]
         cells.append(new_markdown_cell(f"## {question.title}\n\n{question.instructions}"))
         cells.append(new_code_cell(chunk))
-        cells.append(new_code_cell(check_cell_source(question.target), metadata={"tags": [CHECK_TAG]}))
-    cells.append(new_markdown_cell(SUBMIT_TEXT.format(module=assignment.module_name).strip()))
+        cells.append(new_code_cell(check_cell_source(target, t), metadata={"tags": [CHECK_TAG]}))
+    cells.append(new_markdown_cell(t("notebook.submit", module=assignment.module_name).strip()))
     for index, cell in enumerate(cells):
         cell["id"] = f"{assignment.name}-{index:02d}"
     nb = new_notebook(cells=cells)

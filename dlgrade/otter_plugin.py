@@ -7,8 +7,9 @@ graders in a trusted process, the student's code in a separate worker. Its ``res
 one entry per test, with its points and visibility -- replaces Otter's.
 
 Configured in ``otter_config.json`` as
-``"plugins": [{"dlgrade.otter_plugin.DlgradePlugin": {"assignment": "rnn"}}]``; the graders,
-reference and catalogue travel in the autograder zip under ``files/dlgrade_kit``.
+``"plugins": [{"dlgrade.otter_plugin.DlgradePlugin": {"assignment": "rnn", "lang": "en"}}]``
+(``lang``: the language of the feedback students read); the graders, reference, catalogue and
+translations travel in the autograder zip under ``files/dlgrade_kit``.
 """
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ def kit_root(submission_path: str | Path) -> Path:
     return Path(submission_path).resolve().parents[1] / "source" / "files" / KIT_DIR
 
 
-def grade_copy(submission_path: str | Path, assignment_name: str, kit: Path) -> dict:
-    """Grade a private copy of the submission with dlgrade; always returns a results dict."""
+def grade_copy(submission_path: str | Path, assignment_name: str, kit: Path, lang: str = "en") -> dict:
+    """Grade a private copy of the submission with dlgrade, feedback in ``lang``."""
     from dlgrade.grade import grade
     from dlgrade.registry import ASSIGNMENTS, Assignment
 
@@ -52,7 +53,7 @@ def grade_copy(submission_path: str | Path, assignment_name: str, kit: Path) -> 
         private.mkdir()
         source = Path(submission_path)
         shutil.copy(source, private / source.name)
-        results = grade(assignment, [private / source.name], Path(tmp) / "results")
+        results = grade(assignment, [private / source.name], Path(tmp) / "results", lang=lang)
     (result,) = results.values()
     return result
 
@@ -76,7 +77,7 @@ class DlgradePlugin(AbstractOtterPlugin):
         """Grade with dlgrade and make Otter write dlgrade's ``results.json``."""
         try:
             ours = grade_copy(self.submission_path, self.plugin_config["assignment"],
-                              kit_root(self.submission_path))
+                              kit_root(self.submission_path), self.plugin_config.get("lang", "en"))
         except Exception as exc:  # never leave Gradescope without a results file
             ours = error_results(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
         results.to_gradescope_dict = FixedResults(ours)

@@ -22,7 +22,7 @@ class MarkerError(ValueError):
     """Solution markers are unbalanced or nested."""
 
 
-def _enclosing_names(source: str) -> dict[int, str]:
+def enclosing_names(source: str) -> dict[int, str]:
     """Line number -> qualified name of the innermost function defined around it."""
     names: dict[int, str] = {}
 
@@ -39,9 +39,10 @@ def _enclosing_names(source: str) -> dict[int, str]:
     return names
 
 
-def make_stub(source: str) -> str:
-    """The skeleton of ``source``: solution blocks become ``raise NotImplementedError``."""
-    names = _enclosing_names(source)
+def make_stub(source: str, todo_message: str = "TODO: implement {name}") -> str:
+    """The skeleton of ``source``: solution blocks become ``raise NotImplementedError``, with
+    ``todo_message`` (``{name}``: the function's qualified name) as its message."""
+    names = enclosing_names(source)
     out: list[str] = []
     inside = False
     for number, line in enumerate(source.splitlines(keepends=True), start=1):
@@ -51,7 +52,8 @@ def make_stub(source: str) -> str:
                 raise MarkerError(f"line {number}: BEGIN SOLUTION inside another solution block")
             inside = True
             where = names.get(number, "this part")
-            out.append(f'{begin.group(1)}raise NotImplementedError("TODO: implement {where}")\n')
+            message = todo_message.format(name=where).replace("\\", "\\\\").replace('"', '\\"')
+            out.append(f'{begin.group(1)}raise NotImplementedError("{message}")\n')
             continue
         if END.match(line.rstrip("\r\n")):
             if not inside:
@@ -100,3 +102,41 @@ def todo_items(lines: list[str]) -> list[tuple[int, int]]:
         else:
             index += 1
     return items
+
+
+def todo_comments(source: str) -> dict[str, list[str]]:
+    """``qualified function name -> [text of each # TODO: item]``: comment markers and the
+    ``TODO:`` prefix removed, continuation lines joined with newlines."""
+    owners = enclosing_names(source)
+    lines = source.splitlines()
+    found: dict[str, list[str]] = {}
+    for first, end in todo_items(lines):
+        text = [lines[first].split("# TODO:", 1)[1].strip()]
+        text += [line.strip()[1:].strip() for line in lines[first + 1:end]]
+        found.setdefault(owners.get(first + 1, "<module>"), []).append("\n".join(text))
+    return found
+
+
+def translate_comments(source: str, module_doc: str, todo: dict[str, list[str]]) -> str:
+    """``source`` with its module docstring replaced by ``module_doc`` and the text of every
+    ``# TODO:`` item by ``todo[<qualified function name>][<its index there>]``."""
+    owners = enclosing_names(source)
+    lines = source.splitlines(keepends=True)
+    replaced: dict[int, list[str]] = {}
+    seen: dict[str, int] = {}
+    for first, end in todo_items([line.rstrip("\r\n") for line in lines]):
+        owner = owners.get(first + 1, "<module>")
+        index = seen[owner] = seen.get(owner, -1) + 1
+        indent = lines[first][: len(lines[first]) - len(lines[first].lstrip())]
+        text = todo[owner][index].splitlines() or [""]
+        replaced[first] = [f"{indent}# TODO: {text[0]}\n"] + [f"{indent}#       {more}\n" for more in text[1:]]
+        replaced.update({n: [] for n in range(first + 1, end)})
+    out = [piece for n, line in enumerate(lines) for piece in replaced.get(n, [line])]
+    tree = ast.parse("".join(out))
+    doc = tree.body[0] if tree.body and isinstance(tree.body[0], ast.Expr) \
+        and isinstance(getattr(tree.body[0], "value", None), ast.Constant) \
+        and isinstance(tree.body[0].value.value, str) else None
+    if doc is not None:
+        quoted = '"""' + module_doc.replace("\\", "\\\\").replace('"""', '\\"""') + '"""\n'
+        out = out[: doc.lineno - 1] + [quoted] + out[doc.end_lineno:]
+    return "".join(out)

@@ -62,11 +62,13 @@ class FakeSessions:
         self.running = self.most = 0
         self.calls: list[list[str]] = []
         self.jobs: list[int | None] = []
+        self.langs: list[str] = []
 
-    def __call__(self, assignment, entries, results_dir, timeout=None, jobs=None):
+    def __call__(self, assignment, entries, results_dir, timeout=None, jobs=None, lang="en"):
         with self.lock:
             self.calls.append([e.name for e in entries])
             self.jobs.append(jobs)
+            self.langs.append(lang)
             self.running += 1
             self.most = max(self.most, self.running)
         try:
@@ -337,3 +339,14 @@ def test_jobs_reach_the_grader(tmp_path, monkeypatch, capsys):
     assert [line.split()[0] for line in out.splitlines() if line.startswith("[")] == ["[1/4]", "[2/4]", "[3/4]",
                                                                                        "[4/4]"]
     assert f"Report: {tmp_path / 'out' / 'report.html'}" in out
+
+
+@pytest.mark.parametrize("args, lang", [((), "en"), (("--lang", "ko"), "ko")])
+def test_lang_reaches_the_grader(tmp_path, monkeypatch, args, lang):
+    from dlgrade import cli
+
+    fake = FakeSessions()
+    monkeypatch.setattr(grade_module, "run_graders", fake)
+    paths = write_subs(tmp_path / "subs", {"s": "full"})
+    assert cli.main(["grade", "--assignment", "rnn", "--out", str(tmp_path / "out"), *args, *map(str, paths)]) == 0
+    assert fake.langs == [lang]

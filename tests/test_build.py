@@ -158,7 +158,7 @@ def test_autograder_zip_is_an_otter_autograder(dist):
     assert {"run_autograder", "run_otter.py", "setup.sh", "environment.yml", "tests/dlgrade.py"} <= names
     assert {"files/dlgrade_kit/solutions/rnn.py", "files/dlgrade_kit/assignments/rnn/mistakes.py",
             "files/dlgrade_kit/autograder/rnn/test_rnn_cells.py"} <= names
-    assert config["plugins"] == [{"dlgrade.otter_plugin.DlgradePlugin": {"assignment": "rnn"}}]
+    assert config["plugins"] == [{"dlgrade.otter_plugin.DlgradePlugin": {"assignment": "rnn", "lang": "en"}}]
     assert "apt-get install -y bubblewrap" in setup  # the worker's sandbox on Gradescope
     assert "torch==2.13.0+cpu" in environment and "dlgrade-0.1.0-py3-none-any.whl" in environment
     assert not any(n.startswith("files/") and n.count("/") == 1 and n.endswith(".py") for n in names)

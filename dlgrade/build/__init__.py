@@ -1,8 +1,9 @@
 """``dlgrade build``: everything a course needs, per assignment, from the repository.
 
 ``DIR/<assignment>/student.zip`` (the handout), ``autograder.zip`` (Otter-Grader, for Gradescope
-and ``otter run``) and ``solutions.zip`` (course staff). Builds are reproducible: the same sources
-give byte-identical zips.
+and ``otter run``) and ``solutions.zip`` (course staff), in one language: what students read
+(handout, check messages, Gradescope feedback) and the staff's solutions. Builds are
+reproducible: the same sources give byte-identical zips.
 """
 from __future__ import annotations
 
@@ -10,14 +11,19 @@ from pathlib import Path
 
 from dlgrade.build.autograder import build_autograder_zip
 from dlgrade.build.solutions import build_solutions_zip
-from dlgrade.build.student import build_student_zip
+from dlgrade.build.student import student_members
+from dlgrade.build.zips import write_zip
+from dlgrade.i18n import DEFAULT_LANG
 from dlgrade.registry import Assignment
 
 
-def build(assignment: Assignment, out_dir: Path) -> list[Path]:
-    """Write the three zips of ``assignment`` into ``out_dir/<name>/``."""
+def build(assignment: Assignment, out_dir: Path, lang: str = DEFAULT_LANG) -> list[Path]:
+    """Write the three zips of ``assignment``, in ``lang``, into ``out_dir/<name>/``."""
     target = out_dir / assignment.name
     target.mkdir(parents=True, exist_ok=True)
-    return [build_student_zip(assignment, target / "student.zip"),
-            build_autograder_zip(assignment, target / "autograder.zip"),
-            build_solutions_zip(assignment, target / "solutions.zip")]
+    handout = student_members(assignment, lang)
+    checks = handout[f"{assignment.name}/{assignment.checks_filename}"]
+    assert isinstance(checks, bytes)
+    return [write_zip(target / "student.zip", handout),
+            build_autograder_zip(assignment, target / "autograder.zip", lang),
+            build_solutions_zip(assignment, target / "solutions.zip", checks, lang)]

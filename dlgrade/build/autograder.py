@@ -15,7 +15,9 @@ from pathlib import Path
 from dlgrade.build.runtime import wheel
 from dlgrade.build.zips import read_zip, tree_members, write_zip
 from dlgrade.otter_plugin import KIT_DIR
+from dlgrade.i18n import DEFAULT_LANG
 from dlgrade.registry import Assignment
+from dlgrade.translations import translation_path
 
 # Otter needs at least one test file; dlgrade's graders replace its results (see otter_plugin).
 PLACEHOLDER_TEST = '''\
@@ -38,11 +40,13 @@ TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 GRADESCOPE_SETTINGS = {"memory": "2 GB or more (4 GB recommended)", "timeout": "10 minutes (the default)"}
 
 
-def kit_members(assignment: Assignment) -> dict[str, bytes]:
-    """The trusted files the graders need: graders, reference, assignment spec and catalogue."""
+def kit_members(assignment: Assignment, lang: str = DEFAULT_LANG) -> dict[str, bytes]:
+    """The trusted files the graders need: graders, reference, assignment spec, catalogue and
+    the translation students read."""
     members = tree_members(assignment.graders_dir, f"autograder/{assignment.name}/")
     members[f"solutions/{assignment.name}.py"] = assignment.solution_source.encode()  # GIVEN FROM lines expanded
-    for name in ("assignment.py", "mistakes.py"):
+    names = ["assignment.py", "mistakes.py"] + ([translation_path(assignment, lang).name] if lang != DEFAULT_LANG else [])
+    for name in names:
         members[f"assignments/{assignment.name}/{name}"] = (assignment.spec_dir / name).read_bytes()
     return members
 
@@ -54,12 +58,13 @@ def requirements(wheel_name: str) -> str:
             f"/autograder/source/files/{KIT_DIR}/{wheel_name}\n")
 
 
-def otter_config(assignment: Assignment) -> dict:
-    return {"lang": "python", "plugins": [{"dlgrade.otter_plugin.DlgradePlugin": {"assignment": assignment.name}}],
+def otter_config(assignment: Assignment, lang: str = DEFAULT_LANG) -> dict:
+    plugin = {"assignment": assignment.name, "lang": lang}
+    return {"lang": "python", "plugins": [{"dlgrade.otter_plugin.DlgradePlugin": plugin}],
             "show_stdout": False, "print_summary": True}
 
 
-def build_autograder_zip(assignment: Assignment, path: Path) -> Path:
+def build_autograder_zip(assignment: Assignment, path: Path, lang: str = DEFAULT_LANG) -> Path:
     """Stage config, requirements, placeholder test and kit; run ``otter generate``; normalize."""
     wheel_name, wheel_members = wheel(requires=("torch>=2.2,<3", "numpy>=1.26", "pytest>=8", "nbformat>=5.9",
                                                 "ipython>=8"))
@@ -67,10 +72,10 @@ def build_autograder_zip(assignment: Assignment, path: Path) -> Path:
         stage = Path(tmp)
         (stage / "tests").mkdir()
         (stage / "tests" / "dlgrade.py").write_text(PLACEHOLDER_TEST)
-        (stage / "otter_config.json").write_text(json.dumps(otter_config(assignment), indent=2))
+        (stage / "otter_config.json").write_text(json.dumps(otter_config(assignment, lang), indent=2))
         (stage / "requirements.txt").write_text(requirements(wheel_name))
         kit = stage / KIT_DIR
-        for name, data in kit_members(assignment).items():
+        for name, data in kit_members(assignment, lang).items():
             (kit / name).parent.mkdir(parents=True, exist_ok=True)
             (kit / name).write_bytes(data)
         write_zip(kit / wheel_name, wheel_members)

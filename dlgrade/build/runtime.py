@@ -15,7 +15,8 @@ PACKAGE_DIR = Path(dlgrade.__file__).resolve().parent
 
 STUDENT_MODULES = (
     "__init__.py", "__main__.py", "cli.py", "errors.py", "registry.py", "checks.py", "feedback.py",
-    "tensorio.py", "execute.py", "submission.py",
+    "tensorio.py", "execute.py", "submission.py", "i18n.py", "messages/__init__.py", "messages/en.py",
+    "messages/ko.py",
     "worker/__init__.py", "worker/protocol.py", "worker/server.py", "worker/client.py", "worker/sandbox.py",
     "worker/limits.py", "worker/launcher.py",
 )

@@ -8,17 +8,18 @@ import nbformat
 from nbclient import NotebookClient
 
 from dlgrade.build.zips import write_zip
+from dlgrade.generate import solved
+from dlgrade.i18n import DEFAULT_LANG
 from dlgrade.notebook import build_notebook, notebook_text
 from dlgrade.registry import Assignment
 
 
-def executed_reference_notebook(assignment: Assignment) -> str:
-    """The handout notebook with the reference code in it, run for real (check cells all pass)."""
-    source = assignment.reference_source
-    nb = build_notebook(assignment, source)
-    checks = assignment.template_dir / assignment.checks_filename
+def executed_reference_notebook(assignment: Assignment, checks: bytes, lang: str = DEFAULT_LANG) -> str:
+    """The handout notebook with the reference code in it, run for real against the public
+    ``checks`` (its check cells all pass)."""
+    nb = build_notebook(assignment, solved(assignment, lang), lang)
     with tempfile.TemporaryDirectory(prefix="dlgrade-solutions-") as tmp:
-        (Path(tmp) / checks.name).write_bytes(checks.read_bytes())
+        (Path(tmp) / assignment.checks_filename).write_bytes(checks)
         client = NotebookClient(nb, timeout=300, kernel_name="python3", record_timing=False,
                                 resources={"metadata": {"path": tmp}})
         client.execute()
@@ -31,9 +32,9 @@ def executed_reference_notebook(assignment: Assignment) -> str:
     return text
 
 
-def build_solutions_zip(assignment: Assignment, path: Path) -> Path:
+def build_solutions_zip(assignment: Assignment, path: Path, checks: bytes, lang: str = DEFAULT_LANG) -> Path:
     """Write ``solutions.zip``: ``<name>_solution.ipynb`` (with outputs) and ``<name>.py``."""
     name = assignment.name
-    members = {f"{name}/{name}_solution.ipynb": executed_reference_notebook(assignment),
-               f"{name}/{name}.py": assignment.reference_source}
+    members = {f"{name}/{name}_solution.ipynb": executed_reference_notebook(assignment, checks, lang),
+               f"{name}/{name}.py": solved(assignment, lang)}
     return write_zip(path, members)

@@ -55,10 +55,12 @@ class Grader:
 
 
 def judge(reference: ReferenceSet, kind: str, request: dict, expected: dict, actual: dict) -> str | None:
-    """The feedback on a submission's answer to a check (None when it passes), with a ``Hint:``
-    line for each catalogued mistake it reproduces (the mistakes run only when it fails)."""
+    """The feedback on a submission's answer to a check (None when it passes), in the
+    reference's language, with a ``Hint:`` line for each catalogued mistake it reproduces (the
+    mistakes run only when it fails)."""
 
     def mistakes() -> Iterator[tuple[str, dict]]:
-        yield from reference.distinct_mistakes(kind, request, expected)
+        for mistake_id, response in reference.distinct_mistakes(kind, request, expected):
+            yield reference.hints[mistake_id], response
 
-    return feedback.feedback(kind, request, expected, actual, mistakes())
+    return feedback.feedback(kind, request, expected, actual, mistakes(), reference.lang)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from dlgrade.grading.results import HIDDEN, PUBLIC, gradescope_results, write_results
+from dlgrade.i18n import DEFAULT_LANG, LANGS, Messages
 from dlgrade.registry import get_assignment
 from dlgrade.worker.forkserver import Forkserver
 
@@ -50,6 +51,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dlgrade-timeout", type=float, default=20.0, help="seconds per call into student code")
     group.addoption("--dlgrade-jobs", type=int, default=(os.cpu_count() or 1) + 1,
                     help="submissions whose workers run at once (the current one and the next ones)")
+    group.addoption("--dlgrade-lang", default=DEFAULT_LANG, choices=LANGS,
+                    help="language of what students read: test names, feedback, hints")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -60,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
     entries = json.loads(Path(manifest).read_text()) if manifest else []
     config.stash[_state] = {"assignment": get_assignment(name) if name else None, "submissions": entries,
                             "records": [], "compiled": {}, "skipped": set(), "reference": None,
-                            "forkserver": None, "runners": {}}
+                            "forkserver": None, "runners": {}, "names": None}
     if entries and name:  # start the zygote now: it imports torch while pytest collects the graders
         config.stash[_state]["forkserver"] = Forkserver(hide=_private_paths(config))
         # the threads that feed the workers wait for the GIL while the graders are judged; let
@@ -108,7 +111,7 @@ def _reference(config: pytest.Config) -> ReferenceSet:
 
         if state["assignment"] is None:
             pytest.fail("--dlgrade-assignment is required to run the graders")
-        state["reference"] = ReferenceSet(state["assignment"])
+        state["reference"] = ReferenceSet(state["assignment"], config.getoption("--dlgrade-lang"))
     return state["reference"]
 
 
@@ -146,7 +149,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         exc = call.excinfo.value if call.excinfo else None
         compiled = config.stash[_state]["compiled"]
         test = compiled.get(item.nodeid) or CompiledTest(item.nodeid, _title(item), _points(item), _visibility(item))
-        test.error = f"grader error ({type(exc).__name__}: {exc}); please tell your instructor"
+        test.error = Messages(config.getoption("--dlgrade-lang"))("grading.grader_error",
+                                                                  error=f"{type(exc).__name__}: {exc}")
         compiled[item.nodeid] = test
     return report
 
@@ -204,7 +208,7 @@ def _runner(config: pytest.Config, reference: ReferenceSet, entry: dict, plan) -
     if not sub.problem:
         client = WorkerClient(sub, assignment.module_name, assignment.forbidden,
                               call_timeout=config.getoption("--dlgrade-timeout"),
-                              spawn=config.stash[_state]["forkserver"].spawn)
+                              spawn=config.stash[_state]["forkserver"].spawn, lang=config.getoption("--dlgrade-lang"))
     return SubmissionRunner(sub, client, plan)
 
 
@@ -227,9 +231,18 @@ def _visibility(item: pytest.Item) -> str:
 
 
 def _title(item: pytest.Item) -> str:
-    """Docstring's first line (or the function name), plus the parameters."""
+    """Docstring's first line (or the function name), or its translation, plus the parameters."""
     doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines()
-    title = doc[0].strip() if doc else item.name.split("[")[0]
+    function = getattr(item, "originalname", item.name.split("[")[0])
+    title = doc[0].strip() if doc else function
+    lang = item.config.getoption("--dlgrade-lang")
+    if lang != DEFAULT_LANG:
+        state = item.config.stash[_state]
+        if state["names"] is None:
+            from dlgrade.translations import assignment_text
+
+            state["names"] = assignment_text(state["assignment"], lang).tests
+        title = state["names"].get(function, title)
     callspec = getattr(item, "callspec", None)
     params = [str(v) for v in callspec.params.values()] if callspec else []
     return f"{title} [{', '.join(params)}]" if params else title
@@ -243,7 +256,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         from dlgrade import tensorio
 
         assignment = state["assignment"]
-        data = {"assignment": assignment.name, "format": 1, "forbidden": assignment.forbidden,
+        reference = _reference(config)
+        used = sorted({mistake_id for record in state["records"] for check in record["checks"]
+                       for mistake_id, _ in check["mistakes"]})
+        data = {"assignment": assignment.name, "format": 2, "lang": reference.lang,
+                "forbidden": assignment.forbidden, "hints": {m: reference.hints[m] for m in used},
                 "tests": tensorio.to_json(state["records"])}
         Path(record).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 

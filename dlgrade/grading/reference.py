@@ -15,14 +15,19 @@ from dlgrade import execute, feedback
 from dlgrade.probes import Probe, grad_outputs_for, materialize
 from dlgrade.tensorio import Fingerprints
 from dlgrade.mistakes import Mistake, module_from_source
+from dlgrade.i18n import DEFAULT_LANG
 from dlgrade.registry import Assignment
+from dlgrade.translations import assignment_text
 
 
 class ReferenceSet:
-    """Answers requests with the reference, and with each catalogued mistake on demand."""
+    """Answers requests with the reference, and with each catalogued mistake on demand.
+    ``hints`` (mistake id -> hint) is what students read, in their language."""
 
-    def __init__(self, assignment: Assignment) -> None:
+    def __init__(self, assignment: Assignment, lang: str = DEFAULT_LANG) -> None:
         self.assignment = assignment
+        self.lang = lang
+        self.hints = assignment_text(assignment, lang).hints
         self.source = assignment.reference_source
         self._mistake_namespaces: dict[str, dict[str, Any]] = {}
         self._answers: dict[str, dict] = {}
@@ -60,11 +65,11 @@ class ReferenceSet:
         return self._answers[key]
 
     def mistake_responses(self, request: dict) -> Iterator[tuple[str, dict]]:
-        """``(hint, answer)`` of every catalogued mistake that runs on ``request`` (cached)."""
+        """``(mistake id, answer)`` of every catalogued mistake that runs on ``request`` (cached)."""
         key = self._key(request)
         if key not in self._mistake_answers:
             self._mistake_answers[key] = [
-                (mistake.hint, response) for mistake in self.assignment.mistakes
+                (mistake.id, response) for mistake in self.assignment.mistakes
                 if (response := execute.run(self._mistake_namespace(mistake), request, {})).get("ok")]
         yield from self._mistake_answers[key]
 
@@ -93,16 +98,16 @@ class ReferenceSet:
         """Check once per request that the reference passes its own check (else a grader bug)."""
         key = (kind, self._key(request))
         if key not in self._verified:
-            own = feedback.problems(kind, request, expected, expected)
+            own = feedback.problems(kind, request, expected, expected)  # English: for the instructor
             if own:
                 raise RuntimeError(f"grader bug: the reference fails its own {kind} check: {own}")
             self._verified.add(key)
 
     def distinct_mistakes(self, kind: str, request: dict, expected: dict) -> list[tuple[str, dict]]:
-        """``(hint, answer)`` of the mistakes that a check of ``kind`` tells apart from ``expected``
-        (the only ones that can explain a failure); cached."""
+        """``(mistake id, answer)`` of the mistakes that a check of ``kind`` tells apart from
+        ``expected`` (the only ones that can explain a failure); cached."""
         key = (kind, self._key(request))
         if key not in self._distinct:
-            self._distinct[key] = [(hint, response) for hint, response in self.mistake_responses(request)
+            self._distinct[key] = [(id_, response) for id_, response in self.mistake_responses(request)
                                    if not feedback.agrees(kind, request, expected, response)]
         return self._distinct[key]

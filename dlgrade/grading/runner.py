@@ -116,9 +116,7 @@ class SubmissionRunner:
 
     def context(self) -> str:
         """What went wrong while loading the code, for the feedback of every failing check."""
-        report = self.client.load_report if self.client else None
-        errors = (report or {}).get("errors", [])
-        return "\n".join(f"While loading your code, {e['label']} raised {e['error']}" for e in errors)
+        return "\n".join(self.client.load_errors()) if self.client else ""
 
     def close(self) -> None:
         """Stop the worker (and the background thread with it)."""

@@ -10,6 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from dlgrade.i18n import DEFAULT_LANG
 from dlgrade.registry import Assignment
 
 
@@ -81,9 +82,10 @@ def pytest_command(assignment: Assignment, *options: str) -> list[str]:
 
 
 def run_graders(assignment: Assignment, entries: list[Entry], results_dir: Path,
-                timeout: float | None = None, jobs: int | None = None) -> subprocess.CompletedProcess:
+                timeout: float | None = None, jobs: int | None = None,
+                lang: str = DEFAULT_LANG) -> subprocess.CompletedProcess:
     """Grade ``entries`` in one pytest session with ``jobs`` workers at once (default: the CPU
-    count); results land in ``results_dir/<name>/results.json``."""
+    count), feedback in ``lang``; results land in ``results_dir/<name>/results.json``."""
     results_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp:
         manifest = Path(tmp) / "manifest.json"
@@ -91,14 +93,16 @@ def run_graders(assignment: Assignment, entries: list[Entry], results_dir: Path,
         command = pytest_command(assignment, "--dlgrade-manifest", str(manifest),
                                  "--dlgrade-results", str(results_dir.resolve()),
                                  *(["--dlgrade-timeout", str(timeout)] if timeout is not None else []),
-                                 *(["--dlgrade-jobs", str(jobs)] if jobs is not None else []))
+                                 *(["--dlgrade-jobs", str(jobs)] if jobs is not None else []),
+                                 "--dlgrade-lang", lang)
         return subprocess.run(command, capture_output=True, text=True, cwd=tmp, env=_grader_env(assignment))
 
 
-def record_public_checks(assignment: Assignment, path: Path) -> None:
-    """Run the public graders against the reference and write the students' checks file."""
+def record_public_checks(assignment: Assignment, path: Path, lang: str = DEFAULT_LANG) -> None:
+    """Run the public graders against the reference and write the students' checks file, its
+    test names and hints in ``lang``."""
     with tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp:
-        proc = subprocess.run(pytest_command(assignment, "--dlgrade-record", str(path.resolve())),
+        proc = subprocess.run(pytest_command(assignment, "--dlgrade-record", str(path.resolve()), "--dlgrade-lang", lang),
                               capture_output=True, text=True, cwd=tmp, env=_grader_env(assignment))
     if proc.returncode != 0:
         raise RuntimeError(f"recording the public checks of {assignment.name} failed:\n{proc.stdout}{proc.stderr}")

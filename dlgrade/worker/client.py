@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dlgrade.errors import WorkerError, WorkerTimeout
+from dlgrade.i18n import DEFAULT_LANG, Messages
 from dlgrade.submission import Submission
 from dlgrade.tensorio import DecodeError
 from dlgrade.worker import protocol
@@ -42,14 +43,15 @@ class WorkerClient:
     a submission that exits or crashes in one test still gets graded on the others. ``spawn``
     starts a worker (default: a process of its own, sandboxed, hiding ``hide``; a grading session
     passes :meth:`dlgrade.worker.forkserver.Forkserver.spawn`); ``launched`` is a worker the
-    caller started early, used for the first start.
+    caller started early, used for the first start. Its errors are in ``lang``.
     """
 
     def __init__(self, submission: Submission, module_name: str, forbidden: Mapping[str, str],
                  call_timeout: float = CALL_TIMEOUT, limits: Limits | None = None,
                  hide: tuple[str | Path, ...] = (), launched: Worker | None = None,
-                 spawn: Spawn | None = None) -> None:
+                 spawn: Spawn | None = None, lang: str = DEFAULT_LANG) -> None:
         self.submission = submission
+        self.t = Messages(lang)
         self.module_name = module_name
         self.forbidden = dict(forbidden)
         self.call_timeout = call_timeout
@@ -65,7 +67,7 @@ class WorkerClient:
     # -- life cycle ---------------------------------------------------------------------------
     def _start(self) -> dict:
         if self._shut:
-            raise WorkerError("grading of this submission was stopped")
+            raise WorkerError(self.t("worker.stopped"))
         launched, self._launched = self._launched, None
         self.close()
         if launched is None:
@@ -75,13 +77,13 @@ class WorkerClient:
             launched.handshake(START_TIMEOUT)
         except (OSError, EOFError):
             self.close()
-            raise WorkerError("the worker process could not be started") from None
-        self._receive(START_TIMEOUT, "starting the worker")
+            raise WorkerError(self.t("worker.not_started")) from None
+        self._receive(START_TIMEOUT, self.t("doing.starting"))
         hello = {"module_name": self.module_name, "forbidden": self.forbidden,
                  "limits": self.limits.to_message(launched.processes_in_use()),
                  "chunks": [{"label": c.label, "source": c.source} for c in self.submission.chunks]}
         try:
-            report = self._exchange(hello, self.call_timeout, "loading your code")
+            report = self._exchange(hello, self.call_timeout, self.t("doing.loading"))
         except WorkerError as exc:  # the code itself hangs or kills the process: do not retry it
             self._load_failure = str(exc)
             raise
@@ -97,6 +99,11 @@ class WorkerClient:
             return self._start()
         assert self.load_report is not None
         return self.load_report
+
+    def load_errors(self) -> list[str]:
+        """What went wrong while the code loaded (a line per failing chunk), in this client's language."""
+        errors = (self.load_report or {}).get("errors", [])
+        return [self.t("load.error", label=e.get("label"), error=e.get("error")) for e in errors]
 
     def close(self) -> None:
         """Stop the worker and everything it started; remove its scratch folder."""
@@ -121,7 +128,7 @@ class WorkerClient:
         """Send one request (``encoded``: it as :func:`protocol.encode` gives it, when the caller
         has it already); a dead, hung or misbehaving worker raises :class:`WorkerError`."""
         self.ensure_started()
-        return self._exchange(encoded or protocol.encode(dict(request)), self.call_timeout, "running your code")
+        return self._exchange(encoded or protocol.encode(dict(request)), self.call_timeout, self.t("doing.running"))
 
     def stream(self, requests: Sequence[tuple[Mapping[str, Any], bytes | None]],
                in_flight: int = IN_FLIGHT_BYTES) -> Iterator[dict]:
@@ -142,7 +149,7 @@ class WorkerClient:
                         self._send(encoded[sent])
                         pending += len(encoded[sent])
                         sent += 1
-                    answer = self._receive(self.call_timeout, "running your code")
+                    answer = self._receive(self.call_timeout, self.t("doing.running"))
                     pending -= len(encoded[done])
                     done += 1
                     yield answer
@@ -155,7 +162,7 @@ class WorkerClient:
     def _current(self) -> Worker:
         worker = self._worker  # read once: shutdown() from another thread may clear it
         if worker is None:
-            raise WorkerError("grading of this submission was stopped")
+            raise WorkerError(self.t("worker.stopped"))
         return worker
 
     def _send(self, data: bytes) -> None:
@@ -176,16 +183,15 @@ class WorkerClient:
             response = protocol.receive(worker.sock)
         except (socket.timeout, TimeoutError):
             self.close()
-            raise WorkerTimeout(f"timed out after {timeout:g} s while {doing} (an infinite loop?)") from None
+            raise WorkerTimeout(self.t("worker.timeout", seconds=f"{timeout:g}", doing=doing)) from None
         except (EOFError, ConnectionError, OSError):
             code = worker.exit_status(timeout=2)  # None: alive but closed its end of the socket
             self.close()
-            raise WorkerError(f"your code ended the worker process while {doing}"
-                              f" (exit status {code}; sys.exit, os._exit or a crash?)") from None
+            raise WorkerError(self.t("worker.ended", doing=doing, code=code)) from None
         except (DecodeError, RecursionError, MemoryError) as exc:
             self.close()
-            raise WorkerError(f"the worker sent an invalid answer while {doing}: {exc}") from None
+            raise WorkerError(self.t("worker.invalid_detail", doing=doing, detail=exc)) from None
         if not isinstance(response, dict) or not isinstance(response.get("ok"), bool):
             self.close()
-            raise WorkerError(f"the worker sent an invalid answer while {doing}")
+            raise WorkerError(self.t("worker.invalid", doing=doing))
         return response
