@@ -124,16 +124,19 @@ def value_problem(expected: torch.Tensor, actual: torch.Tensor, name: str, dtype
         return f"{name}: {len(wrong)} of {expected.numel()} values differ, first at {wrong[0].tolist()}"
     exp = expected.detach().numpy().astype(np.float64)
     act = actual.detach().numpy().astype(np.float64)
+    finite = np.isfinite(exp)
     with np.errstate(invalid="ignore", over="ignore"):
         diff = np.abs(act - exp)
-        if np.all(diff <= atol + rtol * np.abs(exp)):  # all finite and close (a NaN anywhere fails this)
+        # all finite and close (a NaN anywhere fails this); an infinite expected value gives no
+        # relative tolerance (rtol * inf would accept any finite value)
+        if np.all(diff <= atol + rtol * np.where(finite, np.abs(exp), 0.0)):
             return None
-    finite = np.isfinite(exp)
     bad_nonfinite = np.isfinite(act) != finite
     if bad_nonfinite.any():
         where = _index(int(np.flatnonzero(bad_nonfinite)[0]), expected.shape)
         got = act[tuple(where)].item() if where else act.item()
-        return f"{name}: got {got} at {where} where a finite value was expected"
+        want = "a finite value" if finite[tuple(where)] else exp[tuple(where)].item()
+        return f"{name}: got {got} at {where} where {want} was expected"
     diff = np.nan_to_num(diff, nan=0.0)
     off = diff > atol + rtol * np.nan_to_num(np.abs(exp), nan=0.0)
     if not off.any():
