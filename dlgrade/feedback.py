@@ -131,16 +131,20 @@ def value_problem(expected: torch.Tensor, actual: torch.Tensor, name: str, dtype
                  where=wrong[0].tolist())
     exp = expected.detach().numpy().astype(np.float64)
     act = actual.detach().numpy().astype(np.float64)
+    finite = np.isfinite(exp)
     with np.errstate(invalid="ignore", over="ignore"):
         diff = np.abs(act - exp)
-        if np.all(diff <= atol + rtol * np.abs(exp)):  # all finite and close (a NaN anywhere fails this)
+        # all finite and close (a NaN anywhere fails this); an infinite expected value gives no
+        # relative tolerance (rtol * inf would accept any finite value)
+        if np.all(diff <= atol + rtol * np.where(finite, np.abs(exp), 0.0)):
             return None
-    finite = np.isfinite(exp)
     bad_nonfinite = np.isfinite(act) != finite
     if bad_nonfinite.any():
         where = _index(int(np.flatnonzero(bad_nonfinite)[0]), expected.shape)
         got = act[tuple(where)].item() if where else act.item()
-        return t("feedback.not_finite", name=name, got=got, where=where)
+        if finite[tuple(where)]:
+            return t("feedback.not_finite", name=name, got=got, where=where)
+        return t("feedback.other_value", name=name, got=got, where=where, expected=exp[tuple(where)].item())
     diff = np.nan_to_num(diff, nan=0.0)
     off = diff > atol + rtol * np.nan_to_num(np.abs(exp), nan=0.0)
     if not off.any():

@@ -16,17 +16,43 @@ import torch
 from dlgrade.execute import DTYPES
 
 
+TRANSFORMS = {
+    "softmax": lambda t: torch.softmax(t, dim=-1),  # rows on the simplex: positive, summing to 1
+    "exp": torch.exp,  # positive
+}
+
+
 @dataclass(frozen=True)
 class Randn:
-    """A standard-normal tensor of ``shape``, drawn when the probe is materialized."""
+    """A standard-normal tensor of ``shape``, drawn when the probe is materialized.
+
+    The draw is multiplied by ``scale``, then ``shift`` is added, then ``transform`` (a name in
+    :data:`TRANSFORMS`, or ``None``) is applied: ``"softmax"`` over the last dimension gives
+    mixture weights or probabilities, ``"exp"`` a positive tensor (standard deviations).
+    """
 
     shape: tuple[int, ...]
     scale: float = 1.0
+    shift: float = 0.0
+    transform: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.transform is not None and self.transform not in TRANSFORMS:
+            raise ValueError(f"unknown transform {self.transform!r} (known: {', '.join(TRANSFORMS)})")
+
+    def draw(self, generator: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+        value = torch.randn(self.shape, generator=generator, dtype=dtype) * self.scale
+        if self.shift:
+            value = value + self.shift
+        if self.transform is not None:
+            value = TRANSFORMS[self.transform](value)
+        return value
 
 
-def randn(*shape: int, scale: float = 1.0) -> Randn:
-    """A random input of the given shape (in the probe's dtype)."""
-    return Randn(tuple(shape), scale)
+def randn(*shape: int, scale: float = 1.0, shift: float = 0.0, transform: str | None = None) -> Randn:
+    """A random input of the given shape (in the probe's dtype): ``N(0, 1) * scale + shift``,
+    then ``transform`` (``"softmax"`` over the last dimension, ``"exp"``) if given."""
+    return Randn(tuple(shape), scale, shift, transform)
 
 
 def causal_mask(n: int, as_int: bool = False) -> torch.Tensor:
@@ -68,7 +94,7 @@ class Probe:
 
 def _draw(value: Any, generator: torch.Generator, dtype: torch.dtype) -> Any:
     if isinstance(value, Randn):
-        return torch.randn(value.shape, generator=generator, dtype=dtype) * value.scale
+        return value.draw(generator, dtype)
     if isinstance(value, torch.Tensor):
         return value.clone()
     if isinstance(value, tuple):

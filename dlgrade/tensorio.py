@@ -33,7 +33,9 @@ class DecodeError(ValueError):
 
 def encode_tensor(tensor: torch.Tensor) -> tuple[dict, bytes]:
     """A tensor's dtype and shape, and its raw (C-order, native byte order) bytes."""
-    array = np.ascontiguousarray(tensor.detach().cpu().numpy())
+    array = tensor.detach().cpu().numpy()
+    # np.ascontiguousarray returns at least 1-d arrays: keep a 0-d tensor's shape []
+    array = np.ascontiguousarray(array).reshape(array.shape)
     return {"dtype": array.dtype.name, "shape": list(array.shape)}, array.tobytes()
 
 
@@ -49,7 +51,8 @@ def decode_tensor(meta: Any, data: bytes) -> torch.Tensor:
     if math.prod(shape) * np_dtype.itemsize != len(data):
         raise DecodeError(f"tensor of shape {shape} and dtype {dtype} cannot hold {len(data)} bytes")
     array = np.frombuffer(data, dtype=np_dtype).reshape(shape)
-    array = array != 0 if dtype == "bool" else array.copy()  # a bool byte is 0 or 1, nothing else
+    # a bool byte is 0 or 1, nothing else (np.asarray: ``!=`` on a 0-d array gives a numpy scalar)
+    array = np.asarray(array != 0) if dtype == "bool" else array.copy()
     return torch.from_numpy(array)
 
 

@@ -12,6 +12,7 @@ MESSAGES = {
     "feedback.expected_value": "{name}: expected {expected}, got {got}",
     "feedback.values_differ": "{name}: {count} of {total} values differ, first at {where}",
     "feedback.not_finite": "{name}: got {got} at {where} where a finite value was expected",
+    "feedback.other_value": "{name}: got {got} at {where} where {expected} was expected",
     "feedback.values_off": ("{name}: max abs error {error} at {where} (expected {expected}, got {got}); "
                             "{count} of {total} values are off (atol {atol}, rtol {rtol})"),
     "feedback.forbidden": ("your code uses {used}, which this assignment asks you to implement yourself; "

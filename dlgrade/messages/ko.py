@@ -12,6 +12,7 @@ MESSAGES = {
     "feedback.expected_value": "{name}: {expected}이(가) 나와야 하는데 {got}이(가) 나왔습니다",
     "feedback.values_differ": "{name}: 값 {total}개 중 {count}개가 다릅니다. 처음 다른 위치는 {where}입니다",
     "feedback.not_finite": "{name}: 유한한 값이 나와야 하는 위치 {where}에서 {got}이(가) 나왔습니다",
+    "feedback.other_value": "{name}: 위치 {where}에서 {expected}이(가) 나와야 하는데 {got}이(가) 나왔습니다",
     "feedback.values_off": ("{name}: 최대 절대 오차 {error}, 위치 {where} (기댓값 {expected}, 실제 값 {got}); "
                             "값 {total}개 중 {count}개가 허용 오차를 벗어났습니다 (atol {atol}, rtol {rtol})"),
     "feedback.forbidden": ("코드에서 {used}을(를) 사용했습니다. 이 과제에서는 직접 구현해야 하는 부분이므로 "
