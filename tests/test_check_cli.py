@@ -125,7 +125,7 @@ def test_stub_fails_every_check(assignment, tmp_path):
 def test_reference_passes_every_check(assignment, tmp_path, empty_root):
     folder = handout(assignment, tmp_path)
     target = folder / f"{assignment.module_name}.py"
-    shutil.copyfile(assignment.solution_path, target)
+    target.write_text(assignment.solution_source)  # GIVEN FROM lines expanded, as students get them
     proc = run_check(target, cwd=tmp_path, root=empty_root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert_no_traceback(proc)
