@@ -10,7 +10,7 @@ from types import ModuleType
 
 from dlgrade.errors import UsageError
 
-ASSIGNMENTS = ("rnn", "attention")
+ASSIGNMENTS = ("rnn", "attention", "transformer")
 
 
 def repo_root() -> Path:

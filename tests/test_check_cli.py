@@ -148,6 +148,7 @@ def test_filled_notebook_passes_every_check(assignment, tmp_path):
 @pytest.mark.parametrize("name, mistake_id, target", [
     ("rnn", "lstm_gate_order_ifog", "LSTMCell"),
     ("attention", "no_scaling", "scaled_dot_product_attention"),
+    ("transformer", "norms_swapped", "EncoderLayer"),
 ])
 def test_catalogued_mistake_gets_its_hint(name, mistake_id, target, tmp_path):
     assignment = get_assignment(name)
