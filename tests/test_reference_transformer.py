@@ -22,8 +22,8 @@ from dlgrade import execute
 from dlgrade.mistakes import module_from_source
 from dlgrade.registry import get_assignment
 from test_reference_vs_torch import (
-    DTYPES, MASK_DTYPES, assert_close, assert_unchanged, causal_mask, grads, padding_mask, random_mask, seed,
-    snapshot, torch_mha_mask,
+    DTYPES, MASK_DTYPES, assert_close, assert_unchanged, grads, mha_mask, padding_mask, seed, snapshot,
+    torch_mha_mask,
 )
 
 ASSIGNMENT = get_assignment("transformer")
@@ -132,52 +132,35 @@ def run_torch_layer(ref_torch, x, mask, n_head):
     return out, attention
 
 
-def layer_mask(kind, B, n_head, n, mask_dtype):
-    if kind is None:
-        return None
-    if kind == "padding":
-        return padding_mask((B, 1), n, mask_dtype)  # [B, 1, 1, n]
-    if kind == "causal":
-        return causal_mask(n, mask_dtype)  # [n, n]
-    if kind == "random":
-        return random_mask((B, n_head, n, n), mask_dtype)
-    raise AssertionError(kind)
+# (B, n, d_model, n_head, d_ff), each with every mask below
+LAYER_SHAPES = [(1, 1, 1, 1, 1), (1, 4, 6, 1, 3), (2, 5, 8, 2, 16), (3, 4, 12, 4, 20), (4, 6, 16, 4, 32),
+                (2, 7, 9, 3, 4)]
+MASKS = [None, ("padding", "bool"), ("padding", "int"), ("causal", "bool"), ("causal", "int"), ("random", "bool")]
+shapes = pytest.mark.parametrize("B, n, d_model, n_head, d_ff", LAYER_SHAPES,
+                                 ids=["B{}-n{}-d{}-h{}-ff{}".format(*c) for c in LAYER_SHAPES])
 
 
-# (B, n, d_model, n_head, d_ff, mask kind)
-LAYER_CASES = [
-    (1, 1, 1, 1, 1, None),
-    (1, 4, 6, 1, 3, None),
-    (2, 5, 8, 2, 16, None),
-    (3, 4, 12, 4, 20, None),
-    (2, 6, 12, 3, 7, "padding"),
-    (4, 5, 16, 4, 32, "padding"),
-    (2, 5, 8, 2, 16, "causal"),
-    (1, 7, 9, 3, 4, "causal"),
-    (3, 4, 10, 5, 10, "random"),
-    (2, 6, 8, 8, 5, "random"),
-]
-LAYER_IDS = [f"B{c[0]}-n{c[1]}-d{c[2]}-h{c[3]}-ff{c[4]}-{c[5]}" for c in LAYER_CASES]
+def masks(*kinds):
+    chosen = [m for m in MASKS if m is None or not kinds or m in kinds]
+    return pytest.mark.parametrize("mask_kind", chosen, ids=["-".join(m) if m else "no_mask" for m in chosen])
 
 
-def layer_variants(mask_dtypes=("bool", "int")):
-    for case, case_id in zip(LAYER_CASES, LAYER_IDS):
-        for mask_dtype in (["bool"] if case[-1] is None else mask_dtypes):
-            yield pytest.param(*case, mask_dtype, id=f"{case_id}-{mask_dtype}")
-
-
-def layer_inputs(B, n, d_model, n_head, kind, mask_dtype, dtype, requires_grad=False):
+def layer_inputs(B, n, d_model, n_head, mask_kind, dtype, requires_grad=False):
     x = torch.randn(B, n, d_model, dtype=dtype, requires_grad=requires_grad)
-    return x, layer_mask(kind, B, n_head, n, MASK_DTYPES[mask_dtype])
+    if mask_kind is None:
+        return x, None
+    kind, mask_dtype = mask_kind
+    return x, mha_mask(kind, B, n_head, n, n, MASK_DTYPES[mask_dtype])
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("fresh_norms", [False, True], ids=["trained_norms", "fresh_norms"])
-@pytest.mark.parametrize("B, n, d_model, n_head, d_ff, kind, mask_dtype", list(layer_variants()))
-def test_encoder_layer_forward(B, n, d_model, n_head, d_ff, kind, mask_dtype, fresh_norms, dtype):
-    seed("encoder", B, n, d_model, n_head, d_ff, kind, mask_dtype, fresh_norms, dtype)
+@masks()
+@shapes
+def test_encoder_layer_forward(B, n, d_model, n_head, d_ff, mask_kind, fresh_norms, dtype):
+    seed("encoder", B, n, d_model, n_head, d_ff, mask_kind, fresh_norms, dtype)
     ref, ref_torch = make_layers(d_model, n_head, d_ff, dtype, fresh_norms=fresh_norms)
-    x, mask = layer_inputs(B, n, d_model, n_head, kind, mask_dtype, dtype)
+    x, mask = layer_inputs(B, n, d_model, n_head, mask_kind, dtype)
     inputs = [x] + ([] if mask is None else [mask])
     copies = snapshot(*inputs)
 
@@ -212,11 +195,12 @@ def test_encoder_layer_eps_and_torch_fast_path(eps, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-@pytest.mark.parametrize("B, n, d_model, n_head, d_ff, kind, mask_dtype", list(layer_variants(("bool",))))
-def test_encoder_layer_gradients(B, n, d_model, n_head, d_ff, kind, mask_dtype, dtype):
-    seed("encoder_grad", B, n, d_model, n_head, d_ff, kind, mask_dtype, dtype)
+@masks(("padding", "bool"), ("causal", "bool"), ("random", "bool"))
+@shapes
+def test_encoder_layer_gradients(B, n, d_model, n_head, d_ff, mask_kind, dtype):
+    seed("encoder_grad", B, n, d_model, n_head, d_ff, mask_kind, dtype)
     ref, ref_torch = make_layers(d_model, n_head, d_ff, dtype)
-    x, mask = layer_inputs(B, n, d_model, n_head, kind, mask_dtype, dtype, requires_grad=True)
+    x, mask = layer_inputs(B, n, d_model, n_head, mask_kind, dtype, requires_grad=True)
     g_out = torch.randn(B, n, d_model, dtype=dtype)
     g_attention = torch.randn(B, n_head, n, n, dtype=dtype)
     pairs = param_pairs(ref, ref_torch)

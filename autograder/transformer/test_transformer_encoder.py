@@ -1,9 +1,16 @@
 """Graders for EncoderLayer (assignment ``transformer``)."""
 import pytest
+import torch
 
 from dlgrade.probes import Probe, causal_mask, padding_mask, randn
 
 OUT = ("out", "attention")
+
+
+def head_mask(B: int, n_head: int, n: int, seed: int) -> torch.Tensor:
+    """A random ``[B, n_head, n, n]`` mask, a different one per head; every query keeps itself."""
+    allowed = torch.rand(B, n_head, n, n, generator=torch.Generator().manual_seed(seed)) < 0.5
+    return allowed | torch.eye(n, dtype=torch.bool)
 
 
 def layer(B=2, n=5, d_model=8, n_head=2, d_ff=16, mask=None, eps=None, fresh_norms=False, dtype="float32",
@@ -22,24 +29,27 @@ def layer(B=2, n=5, d_model=8, n_head=2, d_ff=16, mask=None, eps=None, fresh_nor
 def test_encoder_api_and_shapes(grader):
     """EncoderLayer keeps its signature and returns out [B, n, d_model], attention [B, n_head, n, n]"""
     grader.api("EncoderLayer")
-    grader.shapes(layer())
-    grader.shapes(layer(B=1, n=3, d_model=12, n_head=3, d_ff=6, seed=1))
+    for probe in (layer(), layer(B=1, n=3, d_model=12, n_head=3, d_ff=6, seed=1),
+                  layer(B=3, n=2, d_model=4, n_head=4, d_ff=8, mask=causal_mask(2), seed=16)):
+        grader.shapes(probe)
 
 
 @pytest.mark.public
 @pytest.mark.points(3)
 def test_encoder_values(grader):
     """out and attention match the reference (no mask, several heads, d_ff != d_model)"""
-    grader.values(layer())
-    grader.values(layer(B=3, n=4, d_model=12, n_head=4, d_ff=20, seed=2))
+    for probe in (layer(), layer(B=3, n=4, d_model=12, n_head=4, d_ff=20, seed=2),
+                  layer(B=2, n=6, d_model=10, n_head=5, d_ff=4, seed=17)):
+        grader.values(probe)
 
 
 @pytest.mark.public
 @pytest.mark.points(2)
 def test_encoder_masks(grader):
-    """out and attention match the reference with a padding and a causal mask (True = may attend)"""
+    """out and attention match the reference with padding, causal and per-head masks (True = may attend)"""
     grader.values(layer(B=3, n=5, mask=padding_mask([3, 1, 4], 5), seed=3))
     grader.values(layer(B=2, n=4, n_head=4, mask=causal_mask(4), seed=4))
+    grader.values(layer(B=2, n=5, n_head=2, mask=head_mask(2, 2, 5, seed=18), seed=18))
 
 
 @pytest.mark.points(2)
