@@ -25,7 +25,7 @@ from dlgrade.grading import results as gs
 from dlgrade.grading.results import gradescope_results, write_results
 from dlgrade.grading.session import Entry
 from dlgrade.progress import Progress
-from dlgrade.registry import get_assignment
+from dlgrade.registry import ASSIGNMENTS, get_assignment
 from dlgrade.report import hint_counts, pass_rates, summarize, write_report
 
 TESTS = [("Shapes [LSTMCell]", 1.0), ("Values [LSTMCell]", 2.0), ("Values [GRUCell]", 2.0)]
@@ -301,8 +301,9 @@ def test_demo_grades_the_samples_as_batches_with_reports(tmp_path, monkeypatch, 
     assert cli.main(["demo", "--out", str(tmp_path / "demo"), "--dist", str(tmp_path / "dist")]) == 0
     assert builds == [(str(tmp_path / "dist"), None)]  # every assignment built (dlgrade build is tested for real)
     out = capsys.readouterr().out
-    for name in ("rnn", "attention"):
-        samples = sorted(p.stem for p in get_assignment(name).samples_dir.glob("*.py"))
+    for name in ASSIGNMENTS:
+        samples = sorted(p.stem for p in get_assignment(name).samples_dir.iterdir() if p.suffix in (".py", ".ipynb"))
+        assert len(samples) == 4, samples
         report = tmp_path / "demo" / name / "report.html"
         assert f"Report: {report}" in out and report.exists()
         rows = read_gradebook(tmp_path / "demo" / name / "gradebook.csv")
@@ -310,7 +311,8 @@ def test_demo_grades_the_samples_as_batches_with_reports(tmp_path, monkeypatch, 
         for sample in samples:
             assert html.escape(sample) in report.read_text()
             assert (tmp_path / "demo" / name / sample / "feedback.html").exists()
-    assert len(fake.calls) == 2 and fake.jobs == [3, 3]  # each assignment's samples in 1 session, 3 workers
+    # each assignment's samples in 1 session, 3 workers
+    assert len(fake.calls) == len(ASSIGNMENTS) and fake.jobs == [3] * len(ASSIGNMENTS)
     assert "[4/4] " in out
 
 
