@@ -79,6 +79,9 @@ class Probe:
         dtype: ``"float32"`` or ``"float64"`` for the parameters and random inputs.
         seed: seeds the parameters and the inputs.
         arg_names, out_names: labels used in feedback (``("x", "state")``, ``("h_next", "c_next")``).
+        params: values for some of the module's parameters or buffers, by ``state_dict`` name,
+            replacing the reference's initial ones (e.g. a LayerNorm's weight, which starts as all
+            ones); :class:`Randn` leaves are drawn after the inputs.
     """
 
     target: str
@@ -90,6 +93,7 @@ class Probe:
     method: str = "forward"
     arg_names: tuple[str, ...] = ()
     out_names: Any = None
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _draw(value: Any, generator: torch.Generator, dtype: torch.dtype) -> Any:
@@ -121,7 +125,15 @@ def materialize(probe: Probe, reference: Mapping[str, Any]) -> dict:
     if probe.init is not None:
         torch.default_generator.manual_seed(probe.seed)
         module = reference[probe.target](**probe.init)
-        request["state_dict"] = {k: v.detach().to(dtype).clone() for k, v in module.state_dict().items()}
+        state = {k: v.detach().to(dtype).clone() for k, v in module.state_dict().items()}
+        for name, value in _draw(dict(probe.params), generator, dtype).items():
+            value = torch.as_tensor(value, dtype=dtype)
+            if name not in state or state[name].shape != value.shape:
+                raise ValueError(f"{probe.target} has no parameter {name} of shape {list(value.shape)}")
+            state[name] = value
+        request["state_dict"] = state
+    elif probe.params:
+        raise ValueError(f"params given for {probe.target}, which is a function")
     return request
 
 

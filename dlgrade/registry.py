@@ -10,7 +10,7 @@ from types import ModuleType
 
 from dlgrade.errors import UsageError
 
-ASSIGNMENTS = ("rnn", "attention", "mdn")
+ASSIGNMENTS = ("rnn", "attention", "transformer", "mdn")
 
 
 def repo_root() -> Path:

@@ -38,7 +38,7 @@ def unzip(path: Path, dest: Path) -> Path:
 
 
 def solution_lines(name: str) -> list[str]:
-    lines = {line.strip() for body in solution_bodies(get_assignment(name).solution_path.read_text())
+    lines = {line.strip() for body in solution_bodies(get_assignment(name).solution_source)
              for line in body.splitlines()}
     return sorted(line for line in lines if len(line) > 12 and not line.startswith("#"))
 

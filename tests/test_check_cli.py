@@ -125,7 +125,7 @@ def test_stub_fails_every_check(assignment, tmp_path):
 def test_reference_passes_every_check(assignment, tmp_path, empty_root):
     folder = handout(assignment, tmp_path)
     target = folder / f"{assignment.module_name}.py"
-    shutil.copyfile(assignment.solution_path, target)
+    target.write_text(assignment.solution_source)  # GIVEN FROM lines expanded, as students get them
     proc = run_check(target, cwd=tmp_path, root=empty_root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert_no_traceback(proc)
@@ -148,6 +148,7 @@ def test_filled_notebook_passes_every_check(assignment, tmp_path):
 @pytest.mark.parametrize("name, mistake_id, target", [
     ("rnn", "lstm_gate_order_ifog", "LSTMCell"),
     ("attention", "no_scaling", "scaled_dot_product_attention"),
+    ("transformer", "norms_swapped", "EncoderLayer"),
 ])
 def test_catalogued_mistake_gets_its_hint(name, mistake_id, target, tmp_path):
     assignment = get_assignment(name)

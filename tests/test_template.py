@@ -331,7 +331,7 @@ def test_checks_file_format(assignment):
 
 def _solution_lines(assignment) -> list[str]:
     lines = []
-    for body in solution_bodies(assignment.solution_path.read_text()):
+    for body in solution_bodies(assignment.solution_source):
         lines += [line.strip() for line in body.splitlines() if len(line.strip()) > 12]
     return lines
 
@@ -368,7 +368,7 @@ def _definitions(source: str) -> dict[str, ast.AST]:
 
 
 def test_stub_keeps_init_and_docstrings(assignment):
-    reference = assignment.solution_path.read_text()
+    reference = assignment.solution_source
     stub = committed(assignment, f"{assignment.module_name}.py").read_text()
     ref_defs, stub_defs = _definitions(reference), _definitions(stub)
     assert sorted(stub_defs) == sorted(ref_defs)
@@ -387,7 +387,7 @@ def test_stub_keeps_init_and_docstrings(assignment):
 
 
 def test_stub_keeps_todo_comments(assignment):
-    reference = assignment.solution_path.read_text()
+    reference = assignment.solution_source
     stub = committed(assignment, f"{assignment.module_name}.py").read_text()
     todos = [line for line in reference.splitlines() if line.strip().startswith("# TODO")]
     assert todos
