@@ -186,27 +186,35 @@ def otter_runs(dist, tmp_path_factory):
     buggy, hint = _mistake_source("rnn", "lstm_gate_order_ifog")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(reference_source("attention"))])
     cases = {
-        "correct": ("rnn", "rnn.py", reference_source("rnn")),
+        **{f"correct:{name}": (name, f"{name}.py", reference_source(name)) for name in ASSIGNMENTS},
         "buggy": ("rnn", "rnn.py", buggy),
         "crash": ("rnn", "rnn.py", "raise RuntimeError('crashes at import')\n" + reference_source("rnn")),
         "notebook": ("attention", "attention.ipynb", nbformat.writes(notebook)),
     }
     runs = {}
     for case, (name, filename, text) in cases.items():
-        sub = root / case / filename
+        sub = root / case.replace(":", "-") / filename
         sub.parent.mkdir(parents=True)
         sub.write_text(text)
-        runs[case] = _otter_run(dist / name / "autograder.zip", sub, root / case / "out")
+        runs[case] = _otter_run(dist / name / "autograder.zip", sub, sub.parent / "out")
     runs["hint"] = hint
     return runs
 
 
 def test_otter_run_gives_a_correct_submission_full_marks(otter_runs):
-    proc, results = otter_runs["correct"]
+    proc, results = otter_runs["correct:rnn"]
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert results["score"] == 24 and len(results["tests"]) == 15
     assert all(t["status"] == "passed" for t in results["tests"])
     assert {t["visibility"] for t in results["tests"]} == {"visible", "after_published"}
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_otter_run_gives_every_assignments_reference_full_marks(otter_runs, name):
+    proc, results = otter_runs[f"correct:{name}"]
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert results["tests"] and all(t["status"] == "passed" for t in results["tests"]), results
+    assert results["score"] == sum(t["max_score"] for t in results["tests"]) > 0
 
 
 def test_otter_run_catches_a_catalogued_mistake_with_its_hint(otter_runs):
