@@ -1,0 +1,746 @@
+"""Every assignment in ``ASSIGNMENTS`` against the same hostile submissions, through ``dlgrade grade``.
+
+``tests/test_adversarial.py`` attacks ``rnn`` at rnn-specific places; this file builds its attacks
+only from what every assignment has (:func:`dlgrade.registry.get_assignment`): the reference
+(``reference_source``), the handed-out stub (``template_dir / <module>.py``), the questions'
+targets (a class whose ``forward`` students write, or a function), ``solution_path``,
+``graders_dir`` and ``root``. An assignment added to the registry is covered without a change here.
+
+Each assignment is graded as **one** batch (``--timeout 3``): the plain reference (first and last)
+and the stub, then the hostile submissions, each a complete file. The rules:
+
+* an attack on the stub scores exactly 0 (the stub does);
+* an attack on the reference scores no more than the reference, test by test; one that breaks a
+  single target (``SystemExit``, a memory bomb or an infinite loop in it) scores, test by test,
+  exactly what the reference with that target left unimplemented (``notimpl_<target>``, a control
+  in the same batch) scores: it loses the tests that call the target and keeps the others;
+* one that breaks the whole submission (an exit, a hang or a memory bomb at import, ``os._exit``
+  in every target) scores 0;
+* a hang costs one timeout for each test it fails; a call that stalls past the timeout once fails
+  the test(s) making it with a timeout and nothing else (every later answer still goes with its
+  own request); a worker holds no descriptor but its own socket;
+* every results.json is well formed and unchanged after the command returns, nothing forged
+  reaches the grader's output or any results file, the listener the test opens sees nothing, no
+  process of the run is left and the scratch folders are gone.
+
+A positive control runs the reading attack outside the sandbox: there it finds the reference and
+replaces every target with it. The helpers (the submission prelude, the listener, running a command
+and looking at what it left, several attacks' code) come from ``test_adversarial``. Holes are
+``xfail(strict=True)`` tests that assert the secure behaviour (``HOLES``).
+"""
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import subprocess
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pytest
+from test_adversarial import (
+    BIN,
+    FAKE_RESULTS,
+    FAKE_STDOUT_HEAD,
+    LYING_TENSOR,
+    MARK,
+    NETWORK,
+    PATCH_COMPARISONS,
+    PRELUDE,
+    RUN_LIMIT_S,
+    AttackSucceeded,
+    Listener,
+    Run,
+    _forged_files,
+    clean_env,
+    context,
+    execute,
+    outputs,
+    scores,
+)
+
+from dlgrade.registry import ASSIGNMENTS, Assignment, get_assignment
+from dlgrade.worker import sandbox
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(sandbox.bwrap_path() is None,
+                       reason="needs bubblewrap (the worker sandbox); without it these attacks would hit the machine"),
+]
+
+TIMEOUT = 3  # --timeout: seconds per call into student code
+PARALLEL = 2  # assignments graded at once
+
+
+# -- what every assignment has -----------------------------------------------------------------------
+@cache
+def targets(name: str) -> dict[str, str]:
+    """Each question's target in order: ``"class"`` (students write its ``forward``) or ``"function"``."""
+    assignment = get_assignment(name)
+    tree = ast.parse(assignment.reference_source)
+    kinds = {node.name: "class" if isinstance(node, ast.ClassDef) else "function"
+             for node in tree.body if isinstance(node, (ast.ClassDef, ast.FunctionDef))}
+    return {q.target: kinds[q.target] for q in assignment.questions}
+
+
+def stub_path(assignment: Assignment) -> Path:
+    return assignment.template_dir / f"{assignment.module_name}.py"
+
+
+def grader_files(assignment: Assignment) -> list[Path]:
+    return sorted(p for p in assignment.graders_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+# -- the submissions ---------------------------------------------------------------------------------
+# after test_adversarial's PRELUDE (TOKEN, MARK, OUT, NAME, REPO, PORT, ..., _note, _read, _REPORT)
+GENERIC_PRELUDE = '''\
+ASSIGNMENT = {assignment!r}
+TARGETS = {targets!r}  # name -> "class" (its forward) or "function"
+SOLUTION = {solution!r}
+GRADER_FILES = {grader_files!r}
+ROOT = {root!r}
+
+
+def _replace_targets(make, only=None):
+    """Each target (a class's forward, or the function) becomes make(name, original), same signature."""
+    import functools
+
+    namespace = globals()
+    for name, kind in TARGETS.items():
+        if only is not None and name != only:
+            continue
+        original = namespace[name].forward if kind == "class" else namespace[name]
+        replacement = functools.wraps(original)(make(name, original))
+        if kind == "class":
+            namespace[name].forward = replacement
+        else:
+            namespace[name] = replacement
+
+
+def _attack_report(*args, **kwargs):
+    raise RuntimeError("ATTACK-REPORT " + " | ".join(_REPORT))
+'''
+
+# a target of the reference does this first, then its work
+IN_TARGETS = '''
+def _hostile(name, original):
+    def hostile(*args, **kwargs):
+{action}
+        return original(*args, **kwargs)
+    return hostile
+
+
+_replace_targets(_hostile, only={only!r})
+'''
+
+ACTIONS = {
+    "notimpl": 'raise NotImplementedError(f"control: {name} left as handed out")',
+    "sysexit": "raise SystemExit(0)",
+    "os_exit": "import os\nos._exit(0)",
+    "loop": "while True:\n    pass",
+    "stall": f"if not _STALLS:\n    _STALLS.append(1)\n    if _requests_waiting(0.5):\n"
+             f"        import time\n        time.sleep({TIMEOUT + 1})",
+    "memory": "import torch\nhog = torch.empty(10 * 1024 ** 3, dtype=torch.uint8)  # 10 GB\nhog[0] = hog[-1] = 1",
+}
+
+# the first call into any target in a worker stalls past the timeout, but only while the grader has
+# more requests queued on the worker's socket (it sends ahead): once, in the first worker
+STALL_HELPERS = '''
+import gc as _gc
+import select as _select
+import socket as _socket
+
+_STALLS = []
+
+
+def _requests_waiting(wait):
+    """Whether a request is queued on the worker's socket (the grader sends ahead)."""
+    own = [s for s in _gc.get_objects() if isinstance(s, _socket.socket) and s.fileno() >= 0]
+    return bool(own) and bool(_select.select(own, [], [], wait)[0])
+'''
+
+# a stub whose targets report the descriptors the worker holds besides its own socket
+FD_SCAN = '''
+import gc as _gc
+import os as _os
+import socket as _socket
+
+
+def _descriptors():
+    own = {s.fileno() for s in _gc.get_objects() if isinstance(s, _socket.socket) and s.fileno() >= 0}
+    others = []
+    for fd in range(3, 1024):
+        try:
+            _os.fstat(fd)
+        except OSError:
+            continue
+        if fd not in own:
+            try:
+                others.append(f"{fd}={_os.readlink(f'/proc/self/fd/{fd}')}")
+            except OSError as exc:
+                others.append(f"{fd}={type(exc).__name__}")
+    return f"own socket {sorted(own)}; other descriptors: {', '.join(others) or 'none'}"
+
+
+def _report_descriptors(*args, **kwargs):
+    raise RuntimeError("ATTACK-REPORT " + _descriptors())
+
+
+_replace_targets(lambda name, original: _report_descriptors)
+'''
+
+
+# on top of test_adversarial's PATCH_COMPARISONS
+PATCH_MORE = '''
+import builtins as _builtins
+import operator as _operator
+
+for _name in dir(numpy.testing):
+    if _name.startswith("assert_"):
+        setattr(numpy.testing, _name, _silent)
+
+_builtins.all = _builtins.any = lambda *args, **kwargs: True
+_builtins.abs = lambda *args, **kwargs: 0.0
+_builtins.max = _builtins.min = lambda *args, **kwargs: 0.0
+_operator.eq = _operator.le = _operator.ge = lambda *args, **kwargs: True
+_operator.ne = _operator.lt = _operator.gt = lambda *args, **kwargs: False
+'''
+
+# the stub's targets return NaN: only patched comparisons could call that right
+RETURN_NAN = '''
+import torch as _torch
+
+_replace_targets(lambda name, original: lambda *args, **kwargs: _torch.full((1,), float("nan")))
+'''
+
+# test_adversarial's _Liar (a Tensor subclass equal and close to everything, in torch functions too)
+LIAR_CLASS = LYING_TENSOR[:LYING_TENSOR.index("\n\ndef _lie(")]
+
+LIES = "import torch\n" + LIAR_CLASS + '''
+
+
+class _AnySize(tuple):
+    """A shape equal to every shape."""
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = tuple.__hash__
+
+
+class _ShapeLiar(_Liar):
+    @property
+    def shape(self):
+        return _AnySize((1,))
+
+    def size(self, *args):
+        return _AnySize((1,)) if not args else 1
+
+    def __array__(self, *args, **kwargs):
+        import numpy
+        return numpy.zeros(1)
+
+
+class _LyingObject:
+    """Not a tensor: equal, close, any shape, an array, a sequence of lying tensors."""
+
+    shape = _AnySize((1,))
+    dtype = torch.float32
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = object.__hash__
+
+    def allclose(self, *args, **kwargs):
+        return True
+
+    equal = allclose
+
+    def __array__(self, *args, **kwargs):
+        import numpy
+        return numpy.zeros(1)
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        if isinstance(index, int) and not -2 <= index < 2:
+            raise IndexError(index)
+        return _lying_tensor()
+
+    def __iter__(self):
+        return iter([_lying_tensor(), _lying_tensor()])
+
+    def __float__(self):
+        return 0.0
+
+    def size(self, *args):
+        return self.shape
+
+
+def _lying_tensor():
+    return torch.zeros(1).as_subclass(_ShapeLiar)
+'''
+
+RETURN_LYING_TENSOR = LIES + "\n\n_replace_targets(lambda name, original: lambda *args, **kwargs: _lying_tensor())\n"
+RETURN_LYING_OBJECT = LIES + "\n\n_replace_targets(lambda name, original: lambda *args, **kwargs: _LyingObject())\n"
+
+# after the stub: find the reference anywhere, exec it over the stub; else the targets report
+READ_AND_EXEC = '''
+import ast as _ast
+import glob as _glob
+import os as _os
+
+_SKIP = {".git", ".venv", "venv", "__pycache__", "node_modules"}
+
+
+def _files_under(top):
+    found = []
+    for folder, dirs, files in _os.walk(top):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP)
+        found += [_os.path.join(folder, f) for f in sorted(files)]
+    return found
+
+
+def _defines_every_target(text):
+    try:
+        tree = _ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    names = {n.name for n in tree.body if isinstance(n, (_ast.ClassDef, _ast.FunctionDef))}
+    return set(TARGETS) <= names and 'raise NotImplementedError("TODO' not in text  # not a stub
+
+
+_kit = "dlgrade_kit/solutions/" + ASSIGNMENT + ".py"
+_paths = [SOLUTION, "/autograder/source/files/" + _kit]
+for _pattern in ("/autograder/source/**/" + _kit, "/tmp/*/" + _kit, "/tmp/*/*/" + _kit,
+                 "/tmp/*/*/*/files/" + _kit, "/work/*/solutions/" + ASSIGNMENT + ".py",
+                 "/home/*/*/solutions/" + ASSIGNMENT + ".py", "/root/*/solutions/" + ASSIGNMENT + ".py"):
+    _paths += _glob.glob(_pattern, recursive=True)[:20]
+_walked = _note("walk " + ROOT, lambda: _files_under(ROOT))
+_paths += _walked if isinstance(_walked, list) else []
+
+
+
+def _quietly_read(path):
+    try:
+        return _read(path) if _os.path.getsize(path) < 2_000_000 else None
+    except BaseException:
+        return None
+
+
+_STOLEN = []
+_read_ok = 0
+for _path in dict.fromkeys(_paths):
+    if _path == SOLUTION:
+        _text = _note("read " + _path, lambda p=_path: _read(p))
+    else:
+        _text = _quietly_read(_path)
+    if not isinstance(_text, str):
+        continue
+    _read_ok += 1
+    if _defines_every_target(_text):
+        try:
+            exec(compile(_text, "stolen:" + _path, "exec"), globals())
+            _STOLEN.append(_path)
+            break
+        except BaseException as _exc:
+            _REPORT.append(f"exec {_path}: {type(_exc).__name__}")
+_REPORT.append(f"read {_read_ok} files under {ROOT} and elsewhere")
+
+_leaks = []
+for _path in GRADER_FILES:
+    _text = _note("read grader " + _path, lambda p=_path: _read(p))
+    if isinstance(_text, str):
+        _leaks.append(_text[:3000])
+_REPORT.append("LEAKED: " + " ".join(_leaks))  # out through the error message below
+
+if not _STOLEN:
+    _REPORT.append("stole nothing")
+    _replace_targets(lambda name, original: _attack_report)
+'''
+
+# after the stub, with FAKE_STDOUT_HEAD's _shout: every call shouts the forged results, then reports
+SHOUT_AND_REPORT = '''
+
+def _shout_and_report(*args, **kwargs):
+    _shout()
+    _attack_report()
+
+
+_replace_targets(lambda name, original: _shout_and_report)
+'''
+
+
+@dataclass(frozen=True)
+class Hostile:
+    """A submission: the reference or the stub (``base``) with ``head`` before it and ``tail`` after.
+
+    ``expect``: ``"zero"``; ``"reference"`` (no test scores more than the reference's); the name
+    of a control in the batch that it must match test by test; or ``"timeouts"`` (see
+    :func:`test_a_call_over_the_timeout_fails_only_where_it_is`).
+    """
+
+    name: str
+    base: str
+    expect: str
+    what: str
+    head: str = ""
+    tail: str = ""
+
+    def source(self, assignment: Assignment, ctx: dict) -> str:
+        base = assignment.reference_source if self.base == "ref" else stub_path(assignment).read_text()
+        prelude = PRELUDE.format(name=self.name, **ctx) + GENERIC_PRELUDE.format(
+            assignment=assignment.name, targets=targets(assignment.name), solution=str(assignment.solution_path),
+            grader_files=[str(p) for p in grader_files(assignment)], root=str(assignment.root))
+        return (prelude + self.head + f"\n# ---- base: {self.base} ----\n" + base + "\n# ---- tail ----\n"
+                + self.tail)
+
+
+def in_targets(action: str, only: str | None = None) -> str:
+    return IN_TARGETS.format(action="\n".join(" " * 8 + line for line in ACTIONS[action].splitlines()), only=only)
+
+
+def loop_target(name: str) -> str:
+    """The target that gets the infinite loop: the last question's. One target only: each test that
+    calls it costs a full timeout."""
+    return list(targets(name))[-1]
+
+
+@cache
+def hostiles(name: str) -> dict[str, Hostile]:
+    """The batch of ``name``'s attacks (controls included), by submission name."""
+    items = [
+        Hostile("sys_exit_at_import", "ref", "zero", "sys.exit(0) before the reference",
+                head="import sys\nsys.exit(0)\n"),
+        Hostile("os_exit_at_import", "ref", "zero", "os._exit(0) before the reference", head=ACTIONS["os_exit"] + "\n"),
+        Hostile("loop_at_import", "ref", "zero", "while True before the reference", head="while True:\n    pass\n"),
+        Hostile("memory_at_import", "ref", "zero", "a 10 GB tensor before the reference",
+                head=ACTIONS["memory"] + "\n"),
+        Hostile("os_exit_in_every_target", "ref", "zero", "os._exit(0) in every target of the reference",
+                tail=in_targets("os_exit")),
+    ]
+    for target in targets(name):
+        items += [
+            Hostile(f"notimpl_{target}", "ref", "reference", f"control: the reference, {target} as handed out",
+                    tail=in_targets("notimpl", target)),
+            Hostile(f"sysexit_{target}", "ref", f"notimpl_{target}", f"raise SystemExit(0) in {target}",
+                    tail=in_targets("sysexit", target)),
+            Hostile(f"memory_{target}", "ref", f"notimpl_{target}", f"a 10 GB tensor in {target}",
+                    tail=in_targets("memory", target)),
+        ]
+    looping = loop_target(name)
+    items += [
+        Hostile(f"loop_{looping}", "ref", f"notimpl_{looping}", f"while True in {looping}",
+                tail=in_targets("loop", looping)),
+        Hostile("stall_first_call", "ref", "timeouts", f"the reference; its first call into a target stalls "
+                f"{TIMEOUT + 1} s once, while the grader has requests queued", head=STALL_HELPERS,
+                tail=in_targets("stall")),
+        Hostile("patch_comparisons", "stub", "zero",
+                "torch/numpy comparisons, Tensor.__eq__, builtins and operator patched; the targets return NaN",
+                head=PATCH_COMPARISONS + PATCH_MORE, tail=RETURN_NAN),
+        Hostile("lying_tensor", "stub", "zero", "every target returns a Tensor subclass equal, close and "
+                "shaped like anything", tail=RETURN_LYING_TENSOR),
+        Hostile("lying_object", "stub", "zero", "every target returns an object whose __eq__, allclose, "
+                "__array__, shape and len lie", tail=RETURN_LYING_OBJECT),
+        Hostile("read_reference", "stub", "zero", "reads solution_path, the kit's copies, every file under "
+                "root and the graders; execs what defines the targets", tail=READ_AND_EXEC),
+        Hostile("fake_results", "stub", "zero", "prints full-marks results JSON and writes results.json into "
+                "--out, ../, /autograder/results, /tmp, ~", head=FAKE_RESULTS + FAKE_STDOUT_HEAD,
+                tail=SHOUT_AND_REPORT),
+        Hostile("network", "ref", "reference", "TCP/UDP to the test's listener on loopback and this host's "
+                "addresses, an abstract unix socket", head=NETWORK),
+        Hostile("fd_scan", "stub", "zero", "lists the descriptors its worker holds (forked while the "
+                "previous submissions' workers are alive)", tail=FD_SCAN),
+    ]
+    return {h.name: h for h in items}
+
+
+def batch_names(name: str) -> list[str]:
+    return ["ref", "stub", *hostiles(name), "ref_end"]
+
+
+# -- the runs ----------------------------------------------------------------------------------------
+def grade_assignment(name: str, root: Path, listener: Listener) -> Run:
+    assignment = get_assignment(name)
+    folder = root / name
+    run = Run(name, folder, folder / "out", folder / "tmp", names=batch_names(name), label=f"advg{name[:8]}")
+    ctx = context(run.out, listener, run.label)
+    subs = folder / "subs"
+    subs.mkdir(parents=True)
+    paths = []
+    for sub in run.names:
+        path = subs / f"{sub}.py"
+        if sub in ("ref", "ref_end"):
+            path.write_text(assignment.reference_source)
+        elif sub == "stub":
+            path.write_text(stub_path(assignment).read_text())
+        else:
+            path.write_text(hostiles(name)[sub].source(assignment, ctx))
+        paths.append(path)
+    command = [str(BIN / "dlgrade"), "grade", "--assignment", name, "--out", str(run.out),
+               "--timeout", str(TIMEOUT), *map(str, paths)]
+    return execute(run, command, clean_env())
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    """Every assignment's batch, PARALLEL at a time, started at once; tests wait for theirs."""
+    root = tmp_path_factory.mktemp("adversarial_assignments")
+    listener = Listener("-assignments")
+    pool = ThreadPoolExecutor(max_workers=PARALLEL)
+    futures: dict[str, Future] = {name: pool.submit(grade_assignment, name, root, listener) for name in ASSIGNMENTS}
+    yield {"root": root, "listener": listener, "futures": futures}
+    pool.shutdown(wait=True)
+    runs = [f.result() for f in futures.values() if f.exception() is None]
+    for run in runs:  # shown with -s
+        print(f"{run.key}: {len(run.names)} submissions in {run.elapsed:.1f} s")
+    listener.close()
+    for path in _forged_files(runs):  # an attack that got through leaves nothing behind
+        path.unlink(missing_ok=True)
+
+
+def _batch(session, name: str) -> Run:
+    run = session["futures"][name].result(timeout=RUN_LIMIT_S * 2)
+    assert run.proc is not None and run.proc.returncode == 0, f"{name}: {run.log()}"
+    return run
+
+
+def assert_valid(results: dict, reference: dict, where: str) -> None:
+    """Gradescope's format, the reference's tests (names, points, visibility), nothing forged."""
+    tests = results.get("tests")
+    assert isinstance(tests, list), (where, results)
+    assert [(t.get("name"), t.get("max_score"), t.get("visibility")) for t in tests] == \
+        [(t["name"], t["max_score"], t["visibility"]) for t in reference["tests"]], where
+    for test in tests:
+        assert isinstance(test.get("output"), str) and test["output"], (where, test)
+        assert isinstance(test.get("score"), (int, float)) and 0 <= test["score"] <= test["max_score"], (where, test)
+        assert test.get("status") in ("passed", "failed"), (where, test)
+        assert (test["status"] == "passed") == (test["score"] == test["max_score"]), (where, test)
+    assert results["score"] == pytest.approx(sum(t["score"] for t in tests)), where
+    assert MARK not in json.dumps(results), f"{where}: forged results came through"
+
+
+def full_marks(results: dict) -> float:
+    return sum(t["max_score"] for t in results["tests"])
+
+
+def failed(results: dict) -> list[dict]:
+    return [t for t in results["tests"] if t["status"] != "passed"]
+
+
+# -- 1. scores ---------------------------------------------------------------------------------------
+# Holes these attacks find in dlgrade today: (assignment or "*" for every one, check) -> what gets
+# through. The transformer entries were measured on that assignment's work in progress (wt-transformer).
+SEND_AHEAD = ("WorkerClient.stream sends up to IN_FLIGHT_BYTES (64 KB) of requests ahead, more than the worker's "
+              "unix socket takes (about 15 requests); while a call stalls, sendall blocks, times out after the call "
+              "timeout and _send swallows the error: that request is dropped, the stalled call's timeout starts late "
+              "(it passes) and each later request is judged by the answer to the one after it")
+SEND_AHEAD_HANG = ("a hung call costs, besides its own timeout, one more for each request sent ahead that the socket "
+                   "no longer takes (_send's sendall waits the call timeout for each; attention: 12 of them)")
+ZYGOTE_FDS = ("the zygote keeps the status socket of every worker it has not reaped (status_fds) and a forked worker "
+              "closes only its own: it holds the others' (other submissions' workers) and can write a forged exit "
+              "status into their crash messages")
+HOLES: dict[tuple[str, str], str] = {
+    ("*", "worker_fds"): ZYGOTE_FDS,
+    **{(name, "stall_first_call"): SEND_AHEAD for name in ("rnn", "attention", "transformer")},
+    **{(name, "hang_time"): SEND_AHEAD_HANG for name in ("attention", "transformer")},
+}
+
+
+def _param(name: str, key: str, *values: str):
+    reason = HOLES.get((name, key)) or HOLES.get(("*", key))
+    marks = [pytest.mark.xfail(strict=True, raises=AttackSucceeded, reason=reason)] if reason else []
+    return pytest.param(name, *values, marks=marks, id="-".join((name, *values)))
+
+
+def _cases() -> list:
+    return [_param(name, sub, sub) for name in ASSIGNMENTS for sub, hostile in hostiles(name).items()
+            if hostile.expect != "timeouts"]
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_reference_full_stub_zero(session, name):
+    run = _batch(session, name)
+    reference = run.results("ref")
+    for sub in ("ref", "ref_end"):  # ref_end: the batch went on after every attack
+        results = run.results(sub)
+        assert_valid(results, reference, f"{name}/{sub}")
+        assert not failed(results) and results["score"] == full_marks(results) > 0, \
+            f"{name}/{sub} lost points: {[(t['name'], t['output'][:300]) for t in failed(results)]}"
+    assert run.results("stub")["score"] == 0, outputs(run.results("stub"))
+
+
+@pytest.mark.parametrize("name,sub", _cases())
+def test_hostile_submission_gains_nothing(session, name, sub):
+    hostile = hostiles(name)[sub]
+    run = _batch(session, name)
+    results, reference = run.results(sub), run.results("ref")
+    assert_valid(results, reference, f"{name}/{sub}")
+    summary = f"{name}/{sub} ({hostile.what}) scored {results['score']}:\n{outputs(results)[:3000]}"
+    if hostile.expect == "zero":
+        if results["score"] != 0:
+            raise AttackSucceeded(summary)
+        return
+    if hostile.expect == "reference":
+        better = {t: s for t, s in scores(results).items() if s > scores(reference)[t]}
+        if better:
+            raise AttackSucceeded(f"{summary}\nbeats the reference on {better}")
+        return
+    control = run.results(hostile.expect)
+    assert control["score"] < full_marks(control), f"the control {hostile.expect} must lose points"
+    differ = {t: (s, scores(control)[t]) for t, s in scores(results).items() if s != scores(control)[t]}
+    if any(s > c for s, c in differ.values()):
+        raise AttackSucceeded(f"{summary}\nbeats the control {hostile.expect} on {differ}")
+    assert not differ, f"{summary}\nloses more than the control {hostile.expect}: {differ}"
+
+
+# -- 2. what each attack did, seen from outside -----------------------------------------------------
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_broken_targets_fail_with_the_reason(session, name):
+    """SystemExit, the memory limit and the timeout end the calls into the target they are in."""
+    run = _batch(session, name)
+    for target in targets(name):
+        lost = failed(run.results(f"sysexit_{target}"))
+        assert lost and all("SystemExit(0)" in t["output"] for t in lost), outputs(run.results(f"sysexit_{target}"))
+        lost = failed(run.results(f"memory_{target}"))
+        assert lost and all("memory" in t["output"].lower() or "worker" in t["output"] for t in lost), \
+            outputs(run.results(f"memory_{target}"))
+    lost = failed(run.results(f"loop_{loop_target(name)}"))
+    assert lost and all(f"timed out after {TIMEOUT} s while running" in t["output"] for t in lost), \
+        outputs(run.results(f"loop_{loop_target(name)}"))
+
+
+@pytest.mark.parametrize("name", [_param(name, "hang_time") for name in ASSIGNMENTS])
+def test_a_hang_costs_one_timeout_per_test_it_breaks(session, name):
+    """An infinite loop in a target costs one timeout for each test it fails (the worker is
+    restarted for the next), not one more for each request the grader had sent ahead."""
+    results = _batch(session, name).results(f"loop_{loop_target(name)}")
+    lost, took = len(failed(results)), results["execution_time"]
+    if took > (lost + 0.5) * TIMEOUT:
+        raise AttackSucceeded(f"{name}: loop_{loop_target(name)} held the grader {took:.1f} s for {lost} failed "
+                              f"tests, over {(lost + 0.5) * TIMEOUT:g} s ({lost} timeouts of {TIMEOUT} s and half one)")
+
+
+@pytest.mark.parametrize("name", [_param(name, "stall_first_call") for name in ASSIGNMENTS])
+def test_a_call_over_the_timeout_fails_only_where_it_is(session, name):
+    """The reference with one call stalled past the timeout (its first call into a target, while
+    the grader has requests queued): the test(s) making that call fail with a timeout, and every
+    other answer is still paired with its own request, so every other test passes."""
+    results = _batch(session, name).results("stall_first_call")
+    lost = failed(results)
+    not_timeouts = [(t["name"], t["output"][:400]) for t in lost if f"timed out after {TIMEOUT} s" not in t["output"]]
+    if not lost or not_timeouts:
+        raise AttackSucceeded(f"{name}: a call stalled {TIMEOUT + 1} s (timeout {TIMEOUT} s) "
+                              f"{'failed no test' if not lost else 'made other tests fail'} "
+                              f"({results['score']}/{full_marks(results)}): {not_timeouts}")
+
+
+@pytest.mark.parametrize("name", [_param(name, "worker_fds") for name in ASSIGNMENTS])
+def test_a_worker_holds_no_descriptor_but_its_own_socket(session, name):
+    """A worker forked while other submissions' workers are alive holds none of their descriptors."""
+    text = outputs(_batch(session, name).results("fd_scan"))
+    assert "ATTACK-REPORT own socket [" in text, text[:2000]
+    if "other descriptors: none" not in text:
+        raise AttackSucceeded(f"{name}: {text[:1500]}")
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_broken_imports_fail_every_test_with_the_reason(session, name):
+    run = _batch(session, name)
+    expected = {"sys_exit_at_import": "SystemExit(0)",
+                "os_exit_at_import": "ended the worker process while loading",
+                "loop_at_import": f"timed out after {TIMEOUT} s while loading",
+                "memory_at_import": "memory",
+                "os_exit_in_every_target": "ended the worker process while running"}
+    for sub, text in expected.items():
+        results = run.results(sub)
+        assert all(text in t["output"] for t in results["tests"]), f"{sub}:\n{outputs(results)[:3000]}"
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_reading_the_reference_and_graders_finds_nothing(session, name):
+    assignment = get_assignment(name)
+    text = outputs(_batch(session, name).results("read_reference"))
+    assert "ATTACK-REPORT" in text and "stole nothing" in text, text[:3000]
+    assert f"read {assignment.solution_path}: FileNotFoundError" in text, text[:3000]
+    for path in grader_files(assignment):
+        assert f"read grader {path}: FileNotFoundError" in text, text[:3000]
+    code = [line.strip() for path in grader_files(assignment) if path.suffix == ".py"
+            for line in path.read_text().splitlines() if line.startswith(("def ", "from ", "import "))]
+    assert code, "no grader code to look for"
+    assert not [line for line in code if line in text], "grader code leaked"
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_the_read_attack_steals_the_reference_outside_the_sandbox(tmp_path, name):
+    """Positive control: the same submission, run as a plain process, finds the reference and
+    replaces every target with it (graded like that, it would score full marks)."""
+    assignment = get_assignment(name)
+    listener_ctx = {"token": "x", "out": str(tmp_path), "repo": str(assignment.root), "port": 9, "host_ips": [],
+                    "abstract": "none", "label": ""}
+    source = hostiles(name)["read_reference"].source(assignment, listener_ctx) + '''
+import json
+_origin = {n: (globals()[n].forward if k == "class" else globals()[n]).__code__.co_filename for n, k in TARGETS.items()}
+print("STOLEN-JSON", json.dumps({"stolen": _STOLEN, "origin": _origin}))
+'''
+    proc = subprocess.run([sys.executable, "-I", "-c", source], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = json.loads(proc.stdout.split("STOLEN-JSON", 1)[1])
+    assert found["stolen"] == [str(assignment.solution_path)], found
+    assert set(found["origin"].values()) == {f"stolen:{assignment.solution_path}"}, found
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_forged_results_change_nothing(session, name):
+    run = _batch(session, name)
+    assert run.results("fake_results")["score"] == 0
+    row = next(line.split() for line in run.proc.stdout.splitlines() if line.startswith("fake_results "))
+    assert row[1].startswith("0/"), row
+    for where, text in (("stdout", run.proc.stdout), ("stderr", run.proc.stderr), ("grading.log", run.log())):
+        assert MARK not in text, f"the submission's output reached the grader's {where}"
+    changed = [p for p in set(run.files_at_return) | set(run.files_later)
+               if run.files_at_return.get(p) != run.files_later.get(p)]
+    assert not changed, changed
+    forged = [str(p) for p in _forged_files([run])]
+    assert not forged, forged
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_every_results_file_and_the_gradebook_are_valid(session, name):
+    run = _batch(session, name)
+    names = sorted(p.name for p in run.out.iterdir() if p.is_dir())
+    assert names == sorted(run.names), names
+    reference = run.results("ref")
+    for sub in run.names:
+        assert_valid(run.results(sub), reference, f"{name}/{sub}")
+    with (run.out / "gradebook.csv").open(newline="", encoding="utf-8-sig") as handle:
+        gradebook = {row["name"]: float(row["score"]) for row in csv.DictReader(handle)}
+    assert gradebook == {sub: run.results(sub)["score"] for sub in run.names}
+
+
+def test_no_network_connection_reaches_the_listener(session):
+    for name in ASSIGNMENTS:
+        _batch(session, name)
+    assert not session["listener"].seen, session["listener"].seen
+
+
+# -- 3. nothing left behind --------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_no_process_or_scratch_folder_is_left(session, name):
+    run = _batch(session, name)
+    assert not run.left_at_return, "still running when it returned:\n" + "\n".join(map(str, run.left_at_return))
+    assert not run.left_later, "still there later:\n" + "\n".join(map(str, run.left_later))
+    left = [str(p) for p in run.tmpdir.rglob("*")] if run.tmpdir.exists() else []
+    assert not left, left[:20]
