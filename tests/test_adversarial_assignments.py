@@ -541,21 +541,11 @@ def failed(results: dict) -> list[dict]:
 
 # -- 1. scores ---------------------------------------------------------------------------------------
 # Holes these attacks find in dlgrade today: (assignment or "*" for every one, check) -> what gets
-# through. The transformer entries were measured on that assignment's work in progress (wt-transformer).
-SEND_AHEAD = ("WorkerClient.stream sends up to IN_FLIGHT_BYTES (64 KB) of requests ahead, more than the worker's "
-              "unix socket takes (about 15 requests); while a call stalls, sendall blocks, times out after the call "
-              "timeout and _send swallows the error: that request is dropped, the stalled call's timeout starts late "
-              "(it passes) and each later request is judged by the answer to the one after it")
-SEND_AHEAD_HANG = ("a hung call costs, besides its own timeout, one more for each request sent ahead that the socket "
-                   "no longer takes (_send's sendall waits the call timeout for each; attention: 12 of them)")
-ZYGOTE_FDS = ("the zygote keeps the status socket of every worker it has not reaped (status_fds) and a forked worker "
-              "closes only its own: it holds the others' (other submissions' workers) and can write a forged exit "
-              "status into their crash messages")
-HOLES: dict[tuple[str, str], str] = {
-    ("*", "worker_fds"): ZYGOTE_FDS,
-    **{(name, "stall_first_call"): SEND_AHEAD for name in ("rnn", "attention", "transformer")},
-    **{(name, "hang_time"): SEND_AHEAD_HANG for name in ("attention", "transformer")},
-}
+# through; each such test is a strict xfail. None today: the three this file found (a request lost
+# when a stalled worker's socket was full, so later answers were judged against the wrong checks;
+# a hang costing one timeout per request queued behind it; workers holding other workers'
+# exit-status sockets) are fixed in dlgrade.worker.client and dlgrade.worker.zygote.
+HOLES: dict[tuple[str, str], str] = {}
 
 
 def _param(name: str, key: str, *values: str):

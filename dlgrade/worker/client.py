@@ -1,7 +1,9 @@
 """The trusted side of the worker: start it, send requests, enforce timeouts, restart on death."""
 from __future__ import annotations
 
+import select
 import socket
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -62,6 +64,7 @@ class WorkerClient:
         self._worker: Worker | None = None
         self._shut = False
         self._load_failure: str | None = None
+        self._outbox = bytearray()  # bytes of requests the worker's socket has not taken yet
         self.load_report: dict | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -111,6 +114,7 @@ class WorkerClient:
             if worker is not None:
                 worker.stop()
         self._launched = self._worker = None
+        self._outbox.clear()
 
     def shutdown(self) -> None:
         """Stop the worker for good: no later request starts another one."""
@@ -133,8 +137,8 @@ class WorkerClient:
     def stream(self, requests: Sequence[tuple[Mapping[str, Any], bytes | None]],
                in_flight: int = IN_FLIGHT_BYTES) -> Iterator[dict]:
         """Answers to ``(request, encoded)`` pairs, in order, keeping requests sent ahead (up to
-        ``in_flight`` bytes of them, which the socket buffers hold, so sending never waits for
-        the worker) so it never waits for the next one. Each answer is timed from the previous
+        ``in_flight`` bytes of them; what the socket does not take yet waits in the outbox, so
+        sending never blocks and nothing is lost) so the worker never waits for the next one. Each answer is timed from the previous
         one, like :meth:`request`; a call that breaks the worker gets an error answer (what
         :meth:`request` raises) and the rest go to a new worker. It stops after a call that
         timed out: code that hangs would make each of the rest wait as long."""
@@ -166,20 +170,44 @@ class WorkerClient:
         return worker
 
     def _send(self, data: bytes) -> None:
-        worker = self._current()
-        try:
-            worker.sock.sendall(data)
-        except OSError:
-            pass  # a dead worker shows up as end-of-file in _receive
+        """Queue ``data`` for the worker and send what its socket takes now, without waiting: a
+        worker busy with an earlier call may not read for a while, and a request must never be
+        lost or block (the rest goes out while :meth:`_receive` waits for an answer)."""
+        self._outbox += data
+        self._flush(self._current())
+
+    def _flush(self, worker: Worker) -> None:
+        """Send as much of the outbox as the socket takes without blocking."""
+        worker.sock.settimeout(0.0)
+        while self._outbox:
+            try:
+                sent = worker.sock.send(self._outbox)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self._outbox.clear()  # a dead worker shows up as end-of-file in _receive
+                return
+            del self._outbox[:sent]
 
     def _exchange(self, message: dict | bytes, timeout: float, doing: str) -> dict:
         self._send(message if isinstance(message, bytes) else protocol.encode(message))
         return self._receive(timeout, doing)
 
     def _receive(self, timeout: float, doing: str) -> dict:
+        """The worker's next answer, within ``timeout`` seconds; queued requests are sent as the
+        worker takes them meanwhile."""
         worker = self._current()
-        worker.sock.settimeout(timeout)
+        deadline = time.monotonic() + timeout
         try:
+            while self._outbox:
+                readable, writable, _ = select.select([worker.sock], [worker.sock], [],
+                                                      max(0.0, deadline - time.monotonic()))
+                if readable:
+                    break  # an answer (or the end of the connection) is coming
+                if not writable:
+                    raise TimeoutError
+                self._flush(worker)
+            worker.sock.settimeout(max(1e-3, deadline - time.monotonic()))
             response = protocol.receive(worker.sock)
         except (socket.timeout, TimeoutError):
             self.close()

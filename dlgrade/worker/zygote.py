@@ -99,7 +99,9 @@ def main(argv: list[str]) -> None:
             pid = -1  # the grader sees the worker's socket close
         if pid == 0:
             try:
-                for fd in (control.fileno(), wake_r, wake_w, status_fd, own_pid_ns):
+                # nothing of the zygote's: not the control socket, nor the exit-status sockets of
+                # the other workers still running (one could forge their exit status)
+                for fd in (control.fileno(), wake_r, wake_w, status_fd, own_pid_ns, *status_fds.values()):
                     if fd is not None:
                         os.close(fd)
                 signal.set_wakeup_fd(-1)
