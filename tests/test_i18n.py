@@ -214,3 +214,22 @@ def test_unknown_language_is_a_one_line_error():
                                                               "--lang", "fr", "a.py")):
         proc = subprocess.run(dlgrade_cmd(*command), capture_output=True, text=True, timeout=60)
         assert proc.returncode == 2 and "invalid choice: 'fr'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_korean_autograder_gives_korean_feedback_through_otter_run(dist_ko, tmp_path):
+    assignment = get_assignment("rnn")
+    mistake = next(m for m in assignment.mistakes if m.id == "lstm_forget_gate_unused")
+    sub = tmp_path / "submission" / "rnn.py"
+    sub.parent.mkdir()
+    sub.write_text(mistake.apply(assignment.reference_source))
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.run([str(Path(sys.executable).parent / "otter"), "run", "-a", str(dist_ko / "rnn" / "autograder.zip"),
+                           "-o", str(out), "--no-logo", str(sub)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads((out / "results.json").read_text())
+    text = assignment_text(assignment, "ko")
+    assert {re.sub(r" \[.*\]$", "", t["name"]) for t in results["tests"]} <= set(text.tests.values())
+    assert any(f"Hint: {text.hints[mistake.id]}" in t["output"] for t in results["tests"])
+    assert 0 < results["score"] < results["max_score"]
