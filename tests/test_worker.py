@@ -110,3 +110,49 @@ def test_protocol_rejects_pickles_and_oversized_messages():
         with pytest.raises(DecodeError, match=why):
             decode_tensor(meta, blob)
     assert decode_tensor({"dtype": "bool", "shape": [2]}, b"\x00\x07").tolist() == [False, True]
+
+
+N_STREAMED = 300
+
+
+def _stalled_stream(client: WorkerClient, answers: list, errors: list) -> None:
+    """Stream many small requests to a worker whose first call sleeps: more than its socket takes
+    (each small message costs the socket buffer far more than its bytes), so while the first call
+    stalls the rest wait in the client's outbox."""
+    requests = [(call("slow" if i == 0 else "f", torch.full((1,), float(i))), None) for i in range(N_STREAMED)]
+    try:
+        answers.extend(client.stream(requests))
+    except BaseException as exc:  # noqa: BLE001 - the test asserts there is none
+        errors.append(exc)
+
+
+def test_a_stall_loses_no_request_and_later_answers_match_their_requests():
+    source = "import time\ndef slow(x):\n    time.sleep(2.5)\n    return x\ndef f(x):\n    return x + 1\n"
+    answers: list = []
+    with client_for(source, call_timeout=1.5) as client:
+        _stalled_stream(client, answers, [])
+    assert "timed out after 1.5 s" in answers[0]["error"]
+    assert len(answers) == 1  # a stream stops after a timeout: a hanging worker would make each wait
+    with client_for(source, call_timeout=10) as client:
+        answers.clear()
+        _stalled_stream(client, answers, [])
+    assert len(answers) == N_STREAMED and all(a["ok"] for a in answers)
+    # each answer goes with its own request
+    assert [a["out"].item() for a in answers] == [0.0] + [i + 1.0 for i in range(1, N_STREAMED)]
+
+
+def test_a_worker_stopped_from_another_thread_ends_the_stream_with_an_error():
+    import threading
+
+    source = "import time\ndef slow(x):\n    time.sleep(30)\n    return x\ndef f(x):\n    return x\n"
+    answers: list = []
+    errors: list = []
+    client = client_for(source)
+    client.ensure_started()
+    thread = threading.Thread(target=_stalled_stream, args=(client, answers, errors))
+    thread.start()
+    time.sleep(1.0)
+    client.shutdown()
+    thread.join(timeout=20)
+    assert not thread.is_alive() and errors == []
+    assert answers and not answers[-1]["ok"]

@@ -200,8 +200,11 @@ class WorkerClient:
         deadline = time.monotonic() + timeout
         try:
             while self._outbox:
-                readable, writable, _ = select.select([worker.sock], [worker.sock], [],
-                                                      max(0.0, deadline - time.monotonic()))
+                try:
+                    readable, writable, _ = select.select([worker.sock], [worker.sock], [],
+                                                          max(0.0, deadline - time.monotonic()))
+                except ValueError:  # the socket was closed: shutdown() from another thread
+                    raise WorkerError(self.t("worker.stopped")) from None
                 if readable:
                     break  # an answer (or the end of the connection) is coming
                 if not writable:
