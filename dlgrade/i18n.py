@@ -20,12 +20,17 @@ class UnknownLanguage(ValueError):
     """A language with no catalogue."""
 
 
+def require_lang(lang: str) -> str:
+    """``lang`` if it has a catalogue; else :class:`UnknownLanguage`."""
+    if lang not in LANGS:
+        raise UnknownLanguage(f"unknown language {lang!r} (known: {', '.join(LANGS)})")
+    return lang
+
+
 @lru_cache(maxsize=None)
 def catalogue(lang: str) -> dict[str, str]:
     """The ``key -> message`` catalogue of ``lang``."""
-    if lang not in LANGS:
-        raise UnknownLanguage(f"unknown language {lang!r} (known: {', '.join(LANGS)})")
-    return importlib.import_module(f"dlgrade.messages.{lang}").MESSAGES
+    return importlib.import_module(f"dlgrade.messages.{require_lang(lang)}").MESSAGES
 
 
 def fields(message: str) -> set[str]:

@@ -22,6 +22,8 @@ from typing import Any
 import nbformat
 from otter.plugins import AbstractOtterPlugin
 
+from dlgrade.i18n import DEFAULT_LANG
+
 KIT_DIR = "dlgrade_kit"
 
 
@@ -40,7 +42,7 @@ def kit_root(submission_path: str | Path) -> Path:
     return Path(submission_path).resolve().parents[1] / "source" / "files" / KIT_DIR
 
 
-def grade_copy(submission_path: str | Path, assignment_name: str, kit: Path, lang: str = "en") -> dict:
+def grade_copy(submission_path: str | Path, assignment_name: str, kit: Path, lang: str = DEFAULT_LANG) -> dict:
     """Grade a private copy of the submission with dlgrade, feedback in ``lang``."""
     from dlgrade.grade import grade
     from dlgrade.registry import ASSIGNMENTS, Assignment
@@ -77,7 +79,7 @@ class DlgradePlugin(AbstractOtterPlugin):
         """Grade with dlgrade and make Otter write dlgrade's ``results.json``."""
         try:
             ours = grade_copy(self.submission_path, self.plugin_config["assignment"],
-                              kit_root(self.submission_path), self.plugin_config.get("lang", "en"))
+                              kit_root(self.submission_path), self.plugin_config.get("lang", DEFAULT_LANG))
         except Exception as exc:  # never leave Gradescope without a results file
             ours = error_results(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
         results.to_gradescope_dict = FixedResults(ours)

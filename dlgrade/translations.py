@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from dlgrade.errors import UsageError
-from dlgrade.i18n import DEFAULT_LANG, LANGS, UnknownLanguage
+from dlgrade.i18n import DEFAULT_LANG, require_lang
 from dlgrade.registry import Assignment, Question
 from dlgrade.template import todo_comments
 
@@ -92,10 +92,13 @@ def _read_translation(assignment: Assignment, lang: str) -> dict:
 def translation_problems(assignment: Assignment, lang: str) -> list[str]:
     """Every way ``assignments/<a>/<lang>.toml`` fails to match the English; empty when it does."""
     try:
-        data = _read_translation(assignment, lang)
+        return _mismatches(english_text(assignment), _read_translation(assignment, lang))
     except TranslationError as exc:
         return [str(exc)]
-    english = english_text(assignment)
+
+
+def _mismatches(english: AssignmentText, data: dict) -> list[str]:
+    """Every way the translation ``data`` fails to match ``english``."""
     problems = [f"missing {key!r}" for key in ("title", "intro", "module_doc")
                 if not isinstance(data.get(key), str)]
     questions = data.get("questions", {})
@@ -123,13 +126,13 @@ def translation_problems(assignment: Assignment, lang: str) -> list[str]:
 @lru_cache(maxsize=None)
 def _translated(root: Path, name: str, lang: str) -> AssignmentText:
     assignment = Assignment(name, root)
-    problems = translation_problems(assignment, lang)
+    data = _read_translation(assignment, lang)
+    english = english_text(assignment)
+    problems = _mismatches(english, data)
     if problems:
         raise TranslationError(f"{translation_path(assignment, lang)}: " + "; ".join(problems))
-    data = _read_translation(assignment, lang)
-    english = {q.target: q for q in assignment.questions}
     questions = {t: Question(t, data["questions"][t]["title"], data["questions"][t]["instructions"])
-                 for t in english}
+                 for t in english.questions}
     return AssignmentText(lang=lang, title=data["title"], intro=data["intro"], module_doc=data["module_doc"],
                           questions=questions, hints=dict(data["hints"]), tests=dict(data["tests"]),
                           todo={k: list(v) for k, v in data.get("todo", {}).items()})
@@ -138,8 +141,6 @@ def _translated(root: Path, name: str, lang: str) -> AssignmentText:
 def assignment_text(assignment: Assignment, lang: str = DEFAULT_LANG) -> AssignmentText:
     """The text of ``assignment`` in ``lang`` (a translation that does not match the English
     raises :class:`TranslationError`)."""
-    if lang not in LANGS:
-        raise UnknownLanguage(f"unknown language {lang!r} (known: {', '.join(LANGS)})")
-    if lang == DEFAULT_LANG:
+    if require_lang(lang) == DEFAULT_LANG:
         return english_text(assignment)
     return _translated(assignment.root, assignment.name, lang)
