@@ -27,8 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dlgrade.grading.reference import ReferenceSet  # noqa: E402
-from dlgrade.registry import get_assignment  # noqa: E402
+from dlgrade.authoring.registry import get_assignment  # noqa: E402
+from dlgrade.grading.oracle import ReferenceSet  # noqa: E402
 
 # hostile submissions that fail fast (a hang would only measure --timeout)
 HOSTILE = {

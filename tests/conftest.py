@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dlgrade.registry import ASSIGNMENTS, get_assignment
+from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
 
 REPO = Path(__file__).resolve().parents[1]
 

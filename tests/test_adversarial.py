@@ -39,7 +39,7 @@ from pathlib import Path
 
 import pytest
 
-from dlgrade.worker import sandbox
+from dlgrade.supervisor import sandbox
 
 pytestmark = [
     pytest.mark.slow,
@@ -494,7 +494,7 @@ import struct as _struct
 
 import torch as _torch
 
-from dlgrade.worker import protocol as _protocol
+from dlgrade.exposed import protocol as _protocol
 
 _last = {}
 _real_receive, _real_send = _protocol.receive, _protocol.send
@@ -587,7 +587,7 @@ PROTOCOL_GARBAGE = [(GRU_FIRST_LINE,
                      "        os._exit(0)\n" + GRU_FIRST_LINE)]
 
 TRACKER_PATCH = '''
-import dlgrade.execute as _execute
+import dlgrade.exposed.execute as _execute
 
 
 def _blind(self, func, types, args=(), kwargs=None):
@@ -679,7 +679,7 @@ ATTACKS = {a.name: a for a in [
     Attack("protocol_garbage", "ref", "below_full", edits=tuple(PROTOCOL_GARBAGE),
            what="GRUCell.forward writes a 100000-deep JSON header on the socket fd and exits"),
     Attack("tracker_patch", "forbidden", "forbidden", head=TRACKER_PATCH,
-           what="nn.LSTMCell in LSTMCell.forward, with dlgrade.execute.ForbiddenCallTracker patched blind"),
+           what="nn.LSTMCell in LSTMCell.forward, with dlgrade.exposed.execute.ForbiddenCallTracker patched blind"),
     Attack("tracker_disabled", "ref", "forbidden", edits=tuple(TRACKER_DISABLED),
            what="nn.LSTMCell in LSTMCell.forward under torch._C.DisableTorchFunction()"),
     Attack("equal_patch", "inplace", "inplace", head=EQUAL_PATCH,
@@ -1222,7 +1222,7 @@ def test_hidden_graders_do_not_leak(session):
     assert "found 0 grader files" in text, text[:2000]
     assert f"read {REPO}/autograder/rnn/test_rnn_cells.py: FileNotFoundError" in text, text[:2000]
     grader_source = (REPO / "autograder" / "rnn" / "test_rnn_cells.py").read_text()
-    for line in ("from dlgrade.probes import Probe, randn", "def lstm_cell(", "CELLS = {"):
+    for line in ("from dlgrade.grading.probes import Probe, randn", "def lstm_cell(", "CELLS = {"):
         assert line in grader_source and line not in text, line
 
 

@@ -1,7 +1,7 @@
 """Every assignment in ``ASSIGNMENTS`` against the same hostile submissions, through ``dlgrade grade``.
 
 ``tests/test_adversarial.py`` attacks ``rnn`` at rnn-specific places; this file builds its attacks
-only from what every assignment has (:func:`dlgrade.registry.get_assignment`): the reference
+only from what every assignment has (:func:`dlgrade.authoring.registry.get_assignment`): the reference
 (``reference_source``), the handed-out stub (``template_dir / <module>.py``), the questions'
 targets (a class whose ``forward`` students write, or a function), ``solution_path``,
 ``graders_dir`` and ``root``. An assignment added to the registry is covered without a change here.
@@ -62,8 +62,8 @@ from test_adversarial import (
     scores,
 )
 
-from dlgrade.registry import ASSIGNMENTS, Assignment, get_assignment
-from dlgrade.worker import sandbox
+from dlgrade.authoring.registry import ASSIGNMENTS, Assignment, get_assignment
+from dlgrade.supervisor import sandbox
 
 pytestmark = [
     pytest.mark.slow,
@@ -544,7 +544,7 @@ def failed(results: dict) -> list[dict]:
 # through; each such test is a strict xfail. None today: the three this file found (a request lost
 # when a stalled worker's socket was full, so later answers were judged against the wrong checks;
 # a hang costing one timeout per request queued behind it; workers holding other workers'
-# exit-status sockets) are fixed in dlgrade.worker.client and dlgrade.worker.zygote.
+# exit-status sockets) are fixed in dlgrade.supervisor.client and dlgrade.worker.zygote.
 HOLES: dict[tuple[str, str], str] = {}
 
 

@@ -18,15 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from dlgrade import grade as grade_module
-from dlgrade.gradebook import Graded, grader_columns, score_table, write_gradebook
-from dlgrade.grade import grade_batch, split_chunks
+from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
+from dlgrade.batch import run as grade_module
+from dlgrade.batch.gradebook import Graded, grader_columns, score_table, write_gradebook
+from dlgrade.batch.progress import Progress
+from dlgrade.batch.report import hint_counts, pass_rates, summarize, write_report
+from dlgrade.batch.run import grade_batch, split_chunks
 from dlgrade.grading import results as gs
+from dlgrade.batch.entries import Entry
 from dlgrade.grading.results import gradescope_results, write_results
-from dlgrade.grading.session import Entry
-from dlgrade.progress import Progress
-from dlgrade.registry import ASSIGNMENTS, get_assignment
-from dlgrade.report import hint_counts, pass_rates, summarize, write_report
 
 TESTS = [("Shapes [LSTMCell]", 1.0), ("Values [LSTMCell]", 2.0), ("Values [GRUCell]", 2.0)]
 
@@ -293,13 +293,15 @@ def test_feedback_pages_show_every_test_escaped(tmp_path):
 # -- the CLI ------------------------------------------------------------------------------------------
 def test_demo_grades_the_samples_as_batches_with_reports(tmp_path, monkeypatch, capsys):
     from dlgrade import cli
+    from dlgrade.authoring import commands as authoring_commands
+    from dlgrade.packaging import commands as packaging_commands
 
     fake = FakeSessions()
     monkeypatch.setattr(grade_module, "run_graders", fake)
     monkeypatch.setattr(grade_module.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(cli, "cmd_selftest", lambda args: 0)
+    monkeypatch.setattr(authoring_commands, "cmd_selftest", lambda args: 0)
     builds = []
-    monkeypatch.setattr(cli, "cmd_build", lambda args: builds.append((args.out, args.assignment)) or 0)
+    monkeypatch.setattr(packaging_commands, "cmd_build", lambda args: builds.append((args.out, args.assignment)) or 0)
     assert cli.main(["demo", "--out", str(tmp_path / "demo"), "--dist", str(tmp_path / "dist")]) == 0
     assert builds == [(str(tmp_path / "dist"), None)]  # every assignment built (dlgrade build is tested for real)
     out = capsys.readouterr().out

@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 import pytest
 
-from dlgrade.registry import get_assignment
+from dlgrade.authoring.registry import get_assignment
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -12,13 +11,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import dlgrade_cmd, reference_source
 from nbclient import NotebookClient
 
-from conftest import dlgrade_cmd, reference_source
-from dlgrade.grading.reference import ReferenceSet
-from dlgrade.notebook import split_questions
-from dlgrade.registry import ASSIGNMENTS, get_assignment
-from dlgrade.template import solution_bodies
+from dlgrade.authoring.notebook import split_questions
+from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
+from dlgrade.authoring.template import solution_bodies
+from dlgrade.grading.oracle import ReferenceSet
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +68,7 @@ def test_student_zip_holds_the_handout_and_no_solution(dist, name):
     with zipfile.ZipFile(dist / name / "student.zip") as zf:
         members = {n: zf.read(n).decode("utf-8") for n in zf.namelist()}
     for required in (f"{name}.ipynb", f"{name}.py", f"{name}_checks.json", "requirements.txt", "README.md",
-                     "dlgrade/checks.py", "dlgrade/worker/server.py"):
+                     "dlgrade/handout/checks.py", "dlgrade/worker/server.py"):
         assert f"{name}/{required}" in members, required
     assert not any("solutions/" in n or "autograder/" in n or "mistakes" in n or "grading/" in n for n in members)
     leaks = [(member, line) for member, text in members.items() for line in solution_lines(name) if line in text]
@@ -94,6 +93,21 @@ def test_handout_checker_runs_outside_the_repository_and_stubs_score_zero(dist, 
     assert proc.returncode == 0, proc.stderr
     assert json.loads((out / name / "results.json").read_text())["score"] == 0
 
+
+
+def test_handout_command_line_offers_check_only(dist, tmp_path):
+    """The handout vendors whole zones (dlgrade.packaging.vendor.HANDOUT) and none of the
+    instructor's: its command line has nothing else to offer."""
+    folder = unzip(dist / "rnn" / "student.zip", tmp_path) / "rnn"
+    zones = {p.name for p in (folder / "dlgrade").iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert zones == {"exposed", "worker", "supervisor", "judging", "handout"}
+    proc = subprocess.run([sys.executable, "-m", "dlgrade", "--help"], cwd=folder, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert re.findall(r"^    (\w+)\s", proc.stdout, re.M) == ["check"], proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "dlgrade", "grade", "x"], cwd=folder, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and "invalid choice: 'grade'" in proc.stderr and "Traceback" not in proc.stderr
 
 def _fill(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
     """Replace each question's stub cell by the reference code of that question."""
@@ -158,7 +172,7 @@ def test_autograder_zip_is_an_otter_autograder(dist):
     assert {"run_autograder", "run_otter.py", "setup.sh", "environment.yml", "tests/dlgrade.py"} <= names
     assert {"files/dlgrade_kit/solutions/rnn.py", "files/dlgrade_kit/assignments/rnn/mistakes.py",
             "files/dlgrade_kit/autograder/rnn/test_rnn_cells.py"} <= names
-    assert config["plugins"] == [{"dlgrade.otter_plugin.DlgradePlugin": {"assignment": "rnn", "lang": "en"}}]
+    assert config["plugins"] == [{"dlgrade.gradescope.otter_plugin.DlgradePlugin": {"assignment": "rnn", "lang": "en"}}]
     assert "apt-get install -y bubblewrap" in setup  # the worker's sandbox on Gradescope
     assert "torch==2.13.0+cpu" in environment and "dlgrade-0.1.0-py3-none-any.whl" in environment
     assert not any(n.startswith("files/") and n.count("/") == 1 and n.endswith(".py") for n in names)
@@ -259,7 +273,7 @@ def test_gradescope_layout_runs_the_generated_run_autograder(dist, tmp_path):
 
 
 def test_plugin_error_results_are_a_valid_failed_gradescope_result():
-    from dlgrade.otter_plugin import error_results
+    from dlgrade.gradescope.otter_plugin import error_results
 
     results = error_results("RuntimeError: kit missing")
     assert results["score"] == 0 and "please tell your instructor" in results["output"]

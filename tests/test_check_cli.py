@@ -19,11 +19,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dlgrade.checks import load_checks
-from dlgrade.grading.reference import ReferenceSet
-from dlgrade.notebook import split_questions
-from dlgrade.registry import ASSIGNMENTS, get_assignment
-from dlgrade.submission import CHECK_TAG
+from dlgrade.authoring.notebook import split_questions
+from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
+from dlgrade.grading.oracle import ReferenceSet
+from dlgrade.handout.checks import load_checks
+from dlgrade.supervisor.submission import CHECK_TAG
 
 SUMMARY = re.compile(r"^(\d+) of (\d+) public checks passed\.$")
 RESULT = re.compile(r"^\[(PASS|FAIL)\] .+ \(\d+(\.\d+)? pt\)$")

@@ -1,4 +1,4 @@
-"""Gradescope exports (``dlgrade.exports``) and how ``grade`` names their submissions. No grading."""
+"""Gradescope exports (``dlgrade.batch.exports``) and how ``grade`` names their submissions. No grading."""
 from __future__ import annotations
 
 import subprocess
@@ -6,11 +6,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from dlgrade.errors import UsageError
-from dlgrade.exports import describe, expand_export, is_export, metadata_path
-from dlgrade.grade import collect_entries
 from conftest import dlgrade_cmd
+
+from dlgrade.batch.exports import describe, expand_export, is_export, metadata_path
+from dlgrade.batch.run import collect_entries
+from dlgrade.errors import UsageError
 
 METADATA = """\
 submission_12345:

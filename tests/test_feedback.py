@@ -1,11 +1,11 @@
-"""Unit tests of the comparison and feedback messages (dlgrade.feedback)."""
+"""Unit tests of the comparison and feedback messages (dlgrade.judging.feedback)."""
 import math
 
 import pytest
 import torch
 
-from dlgrade import feedback
-from dlgrade.tensorio import Opaque
+from dlgrade.exposed.tensorio import Opaque
+from dlgrade.judging import feedback
 
 
 def _request(**extra):

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from dlgrade.authoring.registry import get_assignment
 from dlgrade.errors import WorkerError
-from dlgrade.grading.runner import RequestPlan, SubmissionRunner
-from dlgrade.registry import get_assignment
-from dlgrade.submission import Chunk, Submission
-from dlgrade.worker import sandbox
-from dlgrade.worker.client import WorkerClient
-from dlgrade.worker.forkserver import Forkserver
+from dlgrade.grading.prefetch import RequestPlan, SubmissionRunner
+from dlgrade.supervisor import sandbox
+from dlgrade.supervisor.client import WorkerClient
+from dlgrade.supervisor.forkserver import Forkserver
+from dlgrade.supervisor.submission import Chunk, Submission
 
 FORBIDDEN = get_assignment("attention").forbidden
 SANDBOXED = sandbox.bwrap_path() is not None
@@ -258,7 +258,7 @@ def test_as_an_ordinary_user_workers_keep_no_capabilities(monkeypatch):
     """The path a non-root instructor takes (bwrap's user namespace, mode "caps"), taken here by
     making dlgrade believe it is not root: the zygote keeps CAP_SYS_ADMIN in its user namespace to
     confine each worker, and the worker drops every capability before any student code runs."""
-    from dlgrade.worker import forkserver as forkserver_module
+    from dlgrade.supervisor import forkserver as forkserver_module
 
     monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
     monkeypatch.setattr(forkserver_module.os, "geteuid", lambda: 1000)
@@ -273,7 +273,7 @@ def test_as_an_ordinary_user_workers_keep_no_capabilities(monkeypatch):
 
 
 def test_a_zygote_that_cannot_start_says_why(monkeypatch):
-    from dlgrade.worker import forkserver as forkserver_module
+    from dlgrade.supervisor import forkserver as forkserver_module
 
     real = forkserver_module.boot_command
     monkeypatch.setattr(forkserver_module, "boot_command",

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from dlgrade.given import GivenError, expand_given, without_todos
-from dlgrade.registry import Assignment
-from dlgrade.template import make_stub, todo_items
+from dlgrade.authoring.given import GivenError, expand_given, without_todos
+from dlgrade.authoring.registry import Assignment
+from dlgrade.authoring.template import make_stub, todo_items
 
 BASE = '''\
 import torch

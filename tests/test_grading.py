@@ -29,7 +29,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from dlgrade.registry import get_assignment
+from dlgrade.authoring.registry import get_assignment
 
 pytestmark = pytest.mark.slow
 
@@ -643,7 +643,7 @@ def test_same_stem_gets_a_suffix(rnn):
 
 @pytest.mark.parametrize("order", [("x.py", "a/x.py", "x-2.py"), ("x-2.py", "x.py", "a/x.py")])
 def test_suffixed_names_do_not_clash_with_real_stems(tmp_path, order):
-    from dlgrade.grade import collect_entries
+    from dlgrade.batch.run import collect_entries
 
     paths = [tmp_path / p for p in order]
     for path in paths:
@@ -654,7 +654,7 @@ def test_suffixed_names_do_not_clash_with_real_stems(tmp_path, order):
 
 
 def test_current_folder_is_named_after_the_folder(tmp_path, monkeypatch):
-    from dlgrade.grade import collect_entries
+    from dlgrade.batch.run import collect_entries
 
     folder = tmp_path / "alice"
     folder.mkdir()

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from conftest import dlgrade_cmd
-from dlgrade.checks import load_checks
-from dlgrade.generate import skeleton, translated_source
-from dlgrade.i18n import DEFAULT_LANG, LANGS, Messages, catalogue, fields
-from dlgrade.registry import ASSIGNMENTS, Assignment, get_assignment
-from dlgrade.template import todo_comments
-from dlgrade.translations import TranslationError, assignment_text, english_text, translation_problems
+
+from dlgrade.authoring.generate import skeleton, translated_source
+from dlgrade.authoring.registry import ASSIGNMENTS, Assignment, get_assignment
+from dlgrade.authoring.template import todo_comments
+from dlgrade.authoring.translations import TranslationError, assignment_text, english_text, translation_problems
+from dlgrade.handout.checks import load_checks
+from dlgrade.judging.i18n import DEFAULT_LANG, LANGS, Messages, catalogue, fields
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dlgrade"
 TRANSLATIONS = [lang for lang in LANGS if lang != DEFAULT_LANG]
@@ -164,11 +164,11 @@ def test_korean_handout_is_korean(dist_ko, tmp_path):
     assert checks["lang"] == "ko"
     assert {re.sub(r" \[.*\]$", "", t["name"]) for t in checks["tests"]} <= set(text.tests.values())
     assert set(checks["hints"].values()) <= set(text.hints.values()) and checks["hints"]
-    assert "dlgrade/messages/ko.py" in {n.removeprefix("rnn/") for n in members}
+    assert "dlgrade/judging/messages/ko.py" in {n.removeprefix("rnn/") for n in members}
     with zipfile.ZipFile(dist_ko / "rnn" / "autograder.zip") as zf:
         config = json.loads(zf.read("otter_config.json"))
         assert "files/dlgrade_kit/assignments/rnn/ko.toml" in zf.namelist()
-    assert config["plugins"] == [{"dlgrade.otter_plugin.DlgradePlugin": {"assignment": "rnn", "lang": "ko"}}]
+    assert config["plugins"] == [{"dlgrade.gradescope.otter_plugin.DlgradePlugin": {"assignment": "rnn", "lang": "ko"}}]
     with zipfile.ZipFile(dist_ko / "rnn" / "solutions.zip") as zf:
         solved = zf.read("rnn/rnn_solution.ipynb").decode()
     assert "[FAIL]" not in solved and Messages("ko")("checks.summary", passed=3, total=3)[:6] in solved

@@ -18,10 +18,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from dlgrade.grading.reference import ReferenceSet
-from dlgrade.notebook import split_questions
-from dlgrade.registry import ASSIGNMENTS, get_assignment
-from dlgrade.submission import CHECK_TAG
+from dlgrade.authoring.notebook import split_questions
+from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
+from dlgrade.grading.oracle import ReferenceSet
+from dlgrade.supervisor.submission import CHECK_TAG
 
 pytestmark = pytest.mark.slow
 

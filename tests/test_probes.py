@@ -1,4 +1,4 @@
-"""``dlgrade.probes``: random inputs by shape, their optional shift and transform, parameters a
+"""``dlgrade.grading.probes``: random inputs by shape, their optional shift and transform, parameters a
 grader sets, and probes as cache keys (frozen, hashable, picklable): probes become the same
 concrete requests every time."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from dlgrade.probes import Probe, Randn, materialize, randn
+from dlgrade.grading.probes import Probe, Randn, materialize, randn
 
 
 def plain_draws(seed: int, shapes, dtype, scales=None):

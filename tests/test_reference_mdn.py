@@ -15,11 +15,11 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from test_reference_vs_torch import DTYPES, assert_close, assert_unchanged, grads, seed, snapshot
 from torch.distributions import Categorical, MixtureSameFamily, Normal
 
-from dlgrade.mistakes import module_from_source
-from dlgrade.registry import get_assignment
-from test_reference_vs_torch import DTYPES, assert_close, assert_unchanged, grads, seed, snapshot
+from dlgrade.authoring.mistakes import module_from_source
+from dlgrade.authoring.registry import get_assignment
 
 mdn = module_from_source(get_assignment("mdn").reference_source, "_dlgrade_reference_mdn", "<reference mdn>")
 

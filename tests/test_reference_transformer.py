@@ -16,15 +16,23 @@ import subprocess
 import pytest
 import torch
 import torch.nn.functional as F
-
 from conftest import dlgrade_cmd
-from dlgrade import execute
-from dlgrade.mistakes import module_from_source
-from dlgrade.registry import get_assignment
 from test_reference_vs_torch import (
-    DTYPES, MASK_DTYPES, assert_close, assert_unchanged, grads, mha_mask, padding_mask, seed, snapshot,
+    DTYPES,
+    MASK_DTYPES,
+    assert_close,
+    assert_unchanged,
+    grads,
+    mha_mask,
+    padding_mask,
+    seed,
+    snapshot,
     torch_mha_mask,
 )
+
+from dlgrade.authoring.mistakes import module_from_source
+from dlgrade.authoring.registry import get_assignment
+from dlgrade.exposed import execute
 
 ASSIGNMENT = get_assignment("transformer")
 transformer = module_from_source(ASSIGNMENT.reference_source, "_dlgrade_reference_transformer",

@@ -4,9 +4,9 @@ import shutil
 import subprocess
 
 import pytest
-
 from conftest import REPO, dlgrade_cmd
-from dlgrade.registry import ASSIGNMENTS, get_assignment
+
+from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ def test_selftest_fails_when_a_catalogued_mistake_is_not_caught(tmp_path):
     for folder in ("assignments", "solutions", "autograder"):
         shutil.copytree(REPO / folder, root / folder)
     (root / "assignments" / "rnn" / "mistakes.py").write_text(
-        "from dlgrade.mistakes import Mistake\n"
+        "from dlgrade.authoring.mistakes import Mistake\n"
         "MISTAKES = [Mistake('harmless', 'not really a mistake',\n"
         "                    (('outputs = []', 'outputs = list()'),))]\n")
     env = dict(os.environ, DLGRADE_ROOT=str(root))

@@ -1,6 +1,6 @@
-"""The student template: ``dlgrade.template`` and the committed ``student_template/`` files.
+"""The student template: ``dlgrade.authoring.template`` and the committed ``student_template/`` files.
 
-Unit tests of :func:`dlgrade.template.make_stub` / :func:`dlgrade.template.solution_bodies`, then,
+Unit tests of :func:`dlgrade.authoring.template.make_stub` / :func:`dlgrade.authoring.template.solution_bodies`, then,
 for every assignment:
 
 * drift: the committed ``<a>.py`` / ``<a>.ipynb`` are exactly what ``dlgrade generate`` writes;
@@ -21,11 +21,11 @@ import nbformat
 import pytest
 import torch
 
-from dlgrade.checks import load_checks
-from dlgrade.generate import generate, text_files
-from dlgrade.registry import ASSIGNMENTS, get_assignment
-from dlgrade.submission import CHECK_TAG
-from dlgrade.template import MarkerError, make_stub, solution_bodies
+from dlgrade.authoring.generate import generate, text_files
+from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
+from dlgrade.authoring.template import MarkerError, make_stub, solution_bodies
+from dlgrade.handout.checks import load_checks
+from dlgrade.supervisor.submission import CHECK_TAG
 
 REGENERATE = "run `make generate` (or `.venv/bin/dlgrade generate`) and commit the result"
 
@@ -414,7 +414,7 @@ def test_notebook_has_every_question_and_one_check_cell_each(assignment):
     assert all(c.cell_type == "code" for c in check_cells)
     assert [_check_target(c) for c in check_cells] == targets
     for cell in check_cells:
-        assert "from dlgrade.checks import check" in cell.source
+        assert "from dlgrade.handout.checks import check" in cell.source
         assert "globals()" in cell.source
     # each question: its markdown (title), then the code cell defining the target, then its check cell
     for question in assignment.questions:

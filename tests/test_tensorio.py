@@ -1,13 +1,13 @@
-"""``dlgrade.tensorio``: tensors keep their dtype and shape through encoding, packing and a worker,
+"""``dlgrade.exposed.tensorio``: tensors keep their dtype and shape through encoding, packing and a worker,
 0-d (scalar) tensors included."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from dlgrade.submission import Chunk, Submission
-from dlgrade.tensorio import decode_tensor, encode_tensor, pack, unpack
-from dlgrade.worker.client import WorkerClient
+from dlgrade.exposed.tensorio import decode_tensor, encode_tensor, pack, unpack
+from dlgrade.supervisor.client import WorkerClient
+from dlgrade.supervisor.submission import Chunk, Submission
 
 TENSORS = {
     "scalar_float32": torch.tensor(2.5),

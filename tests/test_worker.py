@@ -5,12 +5,12 @@ import time
 import pytest
 import torch
 
+from dlgrade.authoring.registry import get_assignment
 from dlgrade.errors import WorkerError
-from dlgrade.registry import get_assignment
-from dlgrade.submission import Chunk, Submission
-from dlgrade.tensorio import DecodeError, decode_tensor, encode_tensor
-from dlgrade.worker import protocol
-from dlgrade.worker.client import WorkerClient
+from dlgrade.exposed import protocol
+from dlgrade.exposed.tensorio import DecodeError, decode_tensor, encode_tensor
+from dlgrade.supervisor.client import WorkerClient
+from dlgrade.supervisor.submission import Chunk, Submission
 
 FORBIDDEN = get_assignment("attention").forbidden
 

@@ -1,5 +1,5 @@
 """Assignment ``attention``: what students see about it and what they may not use."""
-from dlgrade.registry import Question
+from dlgrade.authoring.registry import Question
 
 TITLE = "Attention: scaled dot-product and multi-head attention"
 

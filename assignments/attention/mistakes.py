@@ -1,5 +1,5 @@
 """Catalogue of known mistakes for ``attention``: each is an edit of ``solutions/attention.py``."""
-from dlgrade.mistakes import Mistake
+from dlgrade.authoring.mistakes import Mistake
 
 _MASK = 'scores = scores.masked_fill(mask == 0, float("-inf"))'
 _INVERTED = "the mask looks inverted: True/1 means the query MAY attend to that key, False/0 blocks it."

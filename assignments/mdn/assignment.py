@@ -1,5 +1,5 @@
 """Assignment ``mdn``: what students see about it and what they may not use."""
-from dlgrade.registry import Question
+from dlgrade.authoring.registry import Question
 
 TITLE = "Mixture density networks: an MDN and its negative log-likelihood"
 

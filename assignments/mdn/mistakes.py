@@ -1,5 +1,5 @@
 """Catalogue of known mistakes for ``mdn``: each is an edit of ``solutions/mdn.py``."""
-from dlgrade.mistakes import Mistake
+from dlgrade.authoring.mistakes import Mistake
 
 _LSE = "torch.logsumexp(torch.log(pi) + log_density, dim=-1)"
 _RETURN = "return -log_likelihood.mean()"

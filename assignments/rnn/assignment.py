@@ -1,5 +1,5 @@
 """Assignment ``rnn``: what students see about it and what they may not use."""
-from dlgrade.registry import Question
+from dlgrade.authoring.registry import Question
 
 TITLE = "Recurrent cells: LSTM and GRU from scratch"
 

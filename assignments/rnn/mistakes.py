@@ -1,5 +1,5 @@
 """Catalogue of known mistakes for ``rnn``: each is an edit of ``solutions/rnn.py``."""
-from dlgrade.mistakes import Mistake
+from dlgrade.authoring.mistakes import Mistake
 
 MISTAKES = [
     Mistake("lstm_gate_order_ifog",

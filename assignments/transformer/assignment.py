@@ -1,5 +1,5 @@
 """Assignment ``transformer``: what students see about it and what they may not use."""
-from dlgrade.registry import Question
+from dlgrade.authoring.registry import Question
 
 TITLE = "Transformer: positional encoding and an encoder layer"
 

@@ -1,5 +1,5 @@
 """Catalogue of known mistakes for ``transformer``: each is an edit of ``solutions/transformer.py``."""
-from dlgrade.mistakes import Mistake
+from dlgrade.authoring.mistakes import Mistake
 
 # lines of the reference that several mistakes edit
 _POSITIONS = "torch.arange(n_position, dtype=torch.float64)"

@@ -1,7 +1,7 @@
 """Graders for MultiHeadedAttention (assignment ``attention``)."""
 import pytest
 
-from dlgrade.probes import Probe, causal_mask, padding_mask, randn
+from dlgrade.grading.probes import Probe, causal_mask, padding_mask, randn
 
 OUT = ("out", "attention")
 

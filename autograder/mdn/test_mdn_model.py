@@ -1,7 +1,7 @@
 """Graders for MDN (assignment ``mdn``)."""
 import pytest
 
-from dlgrade.probes import Probe, randn
+from dlgrade.grading.probes import Probe, randn
 
 OUT = ("pi", "sigma", "mu")
 

@@ -1,7 +1,7 @@
 """Graders for mdn_loss (assignment ``mdn``)."""
 import pytest
 
-from dlgrade.probes import Probe, randn
+from dlgrade.grading.probes import Probe, randn
 
 
 def loss(B=4, K=3, y_scale=1.0, y_shift=0.0, log_sigma_scale=0.5, dtype="float32", seed=0):

@@ -1,7 +1,7 @@
 """Graders for LSTMCell and GRUCell (assignment ``rnn``)."""
 import pytest
 
-from dlgrade.probes import Probe, randn
+from dlgrade.grading.probes import Probe, randn
 
 LSTM_OUT = ("h_next", "c_next")
 

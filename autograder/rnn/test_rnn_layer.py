@@ -1,7 +1,7 @@
 """Graders for the LSTM layer (assignment ``rnn``)."""
 import pytest
 
-from dlgrade.probes import Probe, randn
+from dlgrade.grading.probes import Probe, randn
 
 LSTM_OUT = ("output", ("h_n", "c_n"))
 

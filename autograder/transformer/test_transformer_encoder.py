@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from dlgrade.probes import Probe, causal_mask, padding_mask, randn
+from dlgrade.grading.probes import Probe, causal_mask, padding_mask, randn
 
 OUT = ("out", "attention")
 

@@ -1,7 +1,7 @@
 """Graders for positional_encoding (assignment ``transformer``)."""
 import pytest
 
-from dlgrade.probes import Probe
+from dlgrade.grading.probes import Probe
 
 
 def pe(n_position, d_model):

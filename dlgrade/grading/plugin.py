@@ -1,13 +1,13 @@
 """pytest plugin that turns the graders in ``autograder/<name>/`` into a grading run.
 
 Enable it with ``-p dlgrade.grading.plugin``. Every grader test runs **once**, against the
-reference, and its checks are recorded (:class:`~dlgrade.grading.grader.Grader`).
+reference, and its checks are recorded (:class:`~dlgrade.grading.recorder.Grader`).
 
 Grading mode (``--dlgrade-manifest``): after the graders ran, the recorded checks are replayed
 against every submission (:mod:`dlgrade.grading.replay`), each submission in a worker of its own
-forked from one zygote per session (:class:`~dlgrade.worker.forkserver.Forkserver`, started when
+forked from one zygote per session (:class:`~dlgrade.supervisor.forkserver.Forkserver`, started when
 the session starts, so ``import torch`` in a worker is paid once), ``--dlgrade-jobs`` workers at
-once answering ahead (:mod:`dlgrade.grading.runner`). Each submission's ``results.json`` is
+once answering ahead (:mod:`dlgrade.grading.prefetch`). Each submission's ``results.json`` is
 written as soon as it is graded. A grader that fails against the reference is a grader error: it
 scores 0 for everyone, with a message asking students to tell their instructor.
 
@@ -28,16 +28,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from dlgrade.authoring.registry import get_assignment
 from dlgrade.grading.results import HIDDEN, PUBLIC, gradescope_results, write_results
-from dlgrade.i18n import DEFAULT_LANG, LANGS, Messages
-from dlgrade.registry import get_assignment
-from dlgrade.worker.forkserver import Forkserver
+from dlgrade.judging.i18n import DEFAULT_LANG, LANGS, Messages
+from dlgrade.supervisor.forkserver import Forkserver
 
 if TYPE_CHECKING:  # imported where used: this module imports no torch, so the zygote (started in
     # pytest_configure) imports it while this process does the same during collection
-    from dlgrade.grading.grader import Grader
-    from dlgrade.grading.reference import ReferenceSet
-    from dlgrade.grading.runner import SubmissionRunner
+    from dlgrade.grading.oracle import ReferenceSet
+    from dlgrade.grading.prefetch import SubmissionRunner
+    from dlgrade.grading.recorder import Grader
 
 _state = pytest.StashKey[dict]()
 
@@ -107,7 +107,7 @@ def dlgrade_reference(pytestconfig: pytest.Config) -> ReferenceSet:
 def _reference(config: pytest.Config) -> ReferenceSet:
     state = config.stash[_state]
     if state["reference"] is None:
-        from dlgrade.grading.reference import ReferenceSet
+        from dlgrade.grading.oracle import ReferenceSet
 
         if state["assignment"] is None:
             pytest.fail("--dlgrade-assignment is required to run the graders")
@@ -117,8 +117,8 @@ def _reference(config: pytest.Config) -> ReferenceSet:
 
 @pytest.fixture
 def grader(request: pytest.FixtureRequest, dlgrade_reference: ReferenceSet) -> Grader:
-    """Records the checks of the grader test that asks for it (see :mod:`dlgrade.grading.grader`)."""
-    from dlgrade.grading.grader import Grader
+    """Records the checks of the grader test that asks for it (see :mod:`dlgrade.grading.recorder`)."""
+    from dlgrade.grading.recorder import Grader
     from dlgrade.grading.replay import CompiledTest
 
     config = request.config
@@ -166,7 +166,7 @@ def pytest_runtestloop(session: pytest.Session):
 
 def _grade_submissions(session: pytest.Session) -> None:
     from dlgrade.grading import replay
-    from dlgrade.grading.runner import RequestPlan
+    from dlgrade.grading.prefetch import RequestPlan
 
     config = session.config
     state = config.stash[_state]
@@ -198,9 +198,9 @@ def _grade_submissions(session: pytest.Session) -> None:
 
 def _runner(config: pytest.Config, reference: ReferenceSet, entry: dict, plan) -> SubmissionRunner:
     """A runner for the submission ``entry`` (none of its code runs until it is started)."""
-    from dlgrade.grading.runner import SubmissionRunner
-    from dlgrade.submission import load_submission
-    from dlgrade.worker.client import WorkerClient
+    from dlgrade.grading.prefetch import SubmissionRunner
+    from dlgrade.supervisor.client import WorkerClient
+    from dlgrade.supervisor.submission import load_submission
 
     assignment = reference.assignment
     sub = load_submission(Path(entry["path"]), assignment.module_name, name=entry["name"])
@@ -239,7 +239,7 @@ def _title(item: pytest.Item) -> str:
     if lang != DEFAULT_LANG:
         state = item.config.stash[_state]
         if state["names"] is None:
-            from dlgrade.translations import assignment_text
+            from dlgrade.authoring.translations import assignment_text
 
             state["names"] = assignment_text(state["assignment"], lang).tests
         title = state["names"].get(function, title)
@@ -253,7 +253,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     state = config.stash[_state]
     record = config.getoption("--dlgrade-record")
     if record and state["records"]:
-        from dlgrade import tensorio
+        from dlgrade.exposed import tensorio
 
         assignment = state["assignment"]
         reference = _reference(config)

@@ -2,7 +2,7 @@
 
 The graders run once per session (see :mod:`dlgrade.grading.plugin`); what each test checked is a
 :class:`CompiledTest`. Grading a submission asks its worker for the answers (ahead of time, see
-:mod:`dlgrade.grading.runner`) and judges them in this trusted process, test by test: a test
+:mod:`dlgrade.grading.prefetch`) and judges them in this trusted process, test by test: a test
 scores its points when every check passes and 0 with the feedback of its first failing check.
 So a submission costs its worker's calls and the comparisons, not a run of pytest.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from dlgrade.grading.grader import judge
-from dlgrade.grading.reference import ReferenceSet
+from dlgrade.grading.oracle import ReferenceSet
+from dlgrade.grading.recorder import judge
 from dlgrade.grading.results import TestResult
 
 

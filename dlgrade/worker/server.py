@@ -1,8 +1,8 @@
-"""Worker entry point: ``main([FD])``, started by :class:`dlgrade.worker.client.WorkerClient`.
+"""Worker entry point: ``main([FD])``, started by :class:`dlgrade.supervisor.client.WorkerClient`.
 
 Runs in its own process, in a scratch folder, with the student's code. It receives a ``load``
 message with the submission's code chunks and the names of forbidden torch functions, then
-answers requests (see :mod:`dlgrade.execute`) until the socket closes. It never sees expected
+answers requests (see :mod:`dlgrade.exposed.execute`) until the socket closes. It never sees expected
 values, the reference or the results file.
 """
 from __future__ import annotations
@@ -21,8 +21,8 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 import torch  # noqa: E402
 
-from dlgrade import execute  # noqa: E402
-from dlgrade.worker import limits, protocol  # noqa: E402
+from dlgrade.exposed import execute, protocol, tripwires  # noqa: E402
+from dlgrade.worker import limits  # noqa: E402
 
 OUTPUT_LIMIT = 64 * 1024
 
@@ -84,7 +84,7 @@ def serve(sock: socket.socket) -> None:
     hello = protocol.receive(sock)
     if hello.get("limits"):
         limits.apply(hello["limits"])
-    execute.install_tripwires(hello.get("forbidden", {}))
+    tripwires.install_tripwires(hello.get("forbidden", {}))
     with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
         namespace, errors = load(hello["module_name"], hello["chunks"])
     forbidden = hello.get("forbidden", {})

@@ -1,7 +1,7 @@
 """The zygote: imports torch and the worker once, then forks one confined worker per submission.
 
-Started by :class:`dlgrade.worker.forkserver.Forkserver` inside the same sandbox a worker gets
-(:mod:`dlgrade.worker.sandbox`); it holds nothing secret. For each request on its control socket
+Started by :class:`dlgrade.supervisor.forkserver.Forkserver` inside the same sandbox a worker gets
+(:mod:`dlgrade.supervisor.sandbox`); it holds nothing secret. For each request on its control socket
 (the worker's socket, a status socket and the submission file, passed as file descriptors) it
 forks the worker into a new PID namespace, where the worker is PID 1 (killing it kills everything
 the student started). Before any student code exists in it, the worker:
@@ -31,7 +31,8 @@ import socket
 import sys
 import traceback
 
-from dlgrade.worker import confine, server
+from dlgrade.worker import server
+from dlgrade.worker import syscalls as confine
 
 NOBODY = 65534
 SANDBOXED_MODES = ("drop", "caps")
@@ -43,7 +44,7 @@ def warm_up() -> None:
     each worker (the first ``autograd.grad`` with ``grad_outputs`` alone costs about 0.3 s)."""
     import torch
 
-    from dlgrade import execute
+    from dlgrade.exposed import execute
 
     torch.set_num_threads(1)
     namespace = {"Layer": torch.nn.Linear}

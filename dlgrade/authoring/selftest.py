@@ -1,0 +1,82 @@
+"""Prove the graders: the reference scores 100%, the stubs 0, every catalogued mistake loses
+points and gets its hint. Everything is graded through the real path (worker + pytest)."""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlgrade.authoring.registry import Assignment
+from dlgrade.authoring.template import make_stub
+from dlgrade.batch.entries import Entry, read_results
+from dlgrade.grading.child import run_graders
+from dlgrade.grading.oracle import ReferenceSet
+
+
+@dataclass
+class Row:
+    """One graded variant and whether it scored as it must."""
+
+    assignment: str
+    variant: str
+    score: float
+    max_score: float
+    expectation: str
+    ok: bool
+    note: str = ""
+
+
+def selftest(assignment: Assignment) -> list[Row]:
+    """Grade the reference, the stub and every mistake of ``assignment`` in one batch."""
+    reference = ReferenceSet(assignment)
+    solution = assignment.solution_source
+    variants = {"reference": solution, "stub": make_stub(solution)}
+    hints = {}
+    for mistake in assignment.mistakes:
+        variants[f"mistake:{mistake.id}"] = reference.mistake_source(mistake)
+        hints[f"mistake:{mistake.id}"] = mistake.hint
+    with tempfile.TemporaryDirectory(prefix="dlgrade-selftest-") as tmp:
+        entries = []
+        for variant, source in variants.items():
+            folder = Path(tmp) / "submissions" / variant.replace(":", "_")
+            folder.mkdir(parents=True)
+            (folder / f"{assignment.module_name}.py").write_text(source)
+            entries.append(Entry(variant.replace(":", "_"), folder))
+        proc = run_graders(assignment, entries, Path(tmp) / "results")
+        results = read_results(Path(tmp) / "results", entries)
+    rows = []
+    for variant, entry in zip(variants, entries):
+        result = results[entry.name]
+        if result is None:
+            rows.append(Row(assignment.name, variant, 0, 0, "results written", False,
+                            f"no results.json; pytest said: {proc.stdout[-500:]}{proc.stderr[-500:]}"))
+            continue
+        score, max_score = result["score"], result["max_score"]
+        outputs = "\n".join(t["output"] for t in result["tests"])
+        grader_errors = "grader error" in outputs
+        if variant == "reference":
+            ok, expectation = score == max_score and not grader_errors, "full marks"
+        elif variant == "stub":
+            ok, expectation = score == 0 and not grader_errors, "0"
+        else:
+            hint = hints[variant]
+            ok = score < max_score and f"Hint: {hint}" in outputs and not grader_errors
+            expectation = "loses points, gets its hint"
+        note = "a grader raised an unexpected error" if grader_errors else ""
+        if variant in hints and f"Hint: {hints[variant]}" not in outputs:
+            note = "its hint was not shown"
+        rows.append(Row(assignment.name, variant, score, max_score, expectation, ok, note))
+    return rows
+
+
+def format_rows(rows: list[Row]) -> str:
+    """A plain-text table of self-test rows."""
+    header = f"{'assignment':<11} {'variant':<40} {'score':>11}  {'must':<28} result"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        score = f"{r.score:g}/{r.max_score:g}"
+        status = "ok" if r.ok else f"WRONG {r.note}".rstrip()
+        lines.append(f"{r.assignment:<11} {r.variant:<40} {score:>11}  {r.expectation:<28} {status}")
+    bad = sum(not r.ok for r in rows)
+    lines.append(f"{len(rows) - bad} of {len(rows)} rows as expected.")
+    return "\n".join(lines)

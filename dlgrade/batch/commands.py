@@ -1,0 +1,86 @@
+"""``dlgrade grade`` (a batch: results, gradebook, report) and ``dlgrade demo``."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dlgrade.authoring.registry import ASSIGNMENTS, Assignment, get_assignment
+from dlgrade.cli import positive_int, positive_seconds
+from dlgrade.judging.i18n import DEFAULT_LANG, LANGS
+
+if TYPE_CHECKING:
+    from dlgrade.batch.gradebook import Graded
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``grade`` and ``demo``."""
+    p = sub.add_parser("grade", help="grade submissions; write results.json files, gradebook.csv and report.html")
+    p.add_argument("--assignment", required=True, help=f"one of: {', '.join(ASSIGNMENTS)}")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--timeout", type=positive_seconds, default=20.0, help="seconds allowed per call into student code")
+    p.add_argument("--jobs", type=positive_int,
+                   help="workers running student code at once "
+                        f"(default: one more than the CPUs, {(os.cpu_count() or 1) + 1} here)")
+    p.add_argument("--sessions", type=positive_int,
+                   help="grading sessions (trusted processes checking answers) at once; default: one per 4 jobs")
+    p.add_argument("submissions", nargs="+",
+                   help=".py, .ipynb, folder or .zip; or a Gradescope export (folder or .zip with submission_metadata.yml)")
+    p.add_argument("--lang", choices=LANGS, default=DEFAULT_LANG,
+                   help="language of the feedback students read in results.json (default: en); "
+                        "the gradebook and the report stay in English")
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("demo", help="self-test every assignment and grade the sample submissions")
+    p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
+    p.add_argument("--dist", default="dist", help="where to build student/autograder/solutions zips (default: dist)")
+    p.set_defaults(func=cmd_demo)
+
+
+def grade_with_progress(assignment: Assignment, paths: list[Path], out: Path, timeout: float | None = None,
+                        jobs: int | None = None, sessions: int | None = None,
+                        lang: str = DEFAULT_LANG) -> list[Graded]:
+    """Grade a batch (report included), showing progress as submissions finish."""
+    from dlgrade.batch.progress import Progress
+    from dlgrade.batch.run import grade_batch
+
+    progress = Progress()
+    try:
+        return grade_batch(assignment, paths, out, timeout=timeout, jobs=jobs, progress=progress,
+                           on_start=progress.start, sessions=sessions, lang=lang)
+    finally:
+        progress.close()
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from dlgrade.batch.gradebook import score_table
+
+    assignment = get_assignment(args.assignment)
+    out = Path(args.out)
+    batch = grade_with_progress(assignment, [Path(p) for p in args.submissions], out, args.timeout, args.jobs,
+                                args.sessions, args.lang)
+    print(score_table(batch))
+    print(f"Results: {out / '<name>' / 'results.json'}; gradebook: {out / 'gradebook.csv'}")
+    print(f"Report: {out / 'report.html'}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dlgrade.authoring import commands as authoring
+    from dlgrade.batch.gradebook import score_table
+    from dlgrade.packaging import commands as packaging
+
+    status = authoring.cmd_selftest(argparse.Namespace(assignment=None))
+    print(f"\nBuilding the course files into {args.dist}/:")
+    packaging.cmd_build(argparse.Namespace(out=args.dist, assignment=None, lang=DEFAULT_LANG))
+    out = Path(args.out)
+    reports = []
+    for assignment in authoring.assignments(None):
+        samples = sorted(p for p in assignment.samples_dir.iterdir() if p.suffix in (".py", ".ipynb"))
+        print(f"\nGrading the {len(samples)} sample submissions of {assignment.name} as one batch:")
+        print(score_table(grade_with_progress(assignment, samples, out / assignment.name)))
+        reports.append(out / assignment.name / "report.html")
+        print(f"Report: {reports[-1]}")
+    print(f"\nResults, gradebooks and reports are in {out}/; open {' and '.join(map(str, reports))} in a browser")
+    return status

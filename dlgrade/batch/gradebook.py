@@ -1,0 +1,78 @@
+"""The batch's gradebook: ``gradebook.csv`` for a spreadsheet and the score table ``grade`` prints."""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlgrade.batch.entries import Entry
+
+FIXED_COLUMNS = ["name", "email", "score", "max_score"]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Graded:
+    """A graded submission: who handed it in and its ``results.json``."""
+
+    entry: Entry
+    results: dict
+
+    @property
+    def tests(self) -> list[dict]:
+        return [t for t in self.results.get("tests", []) if isinstance(t, dict)]
+
+
+def points_by_test(graded: Graded) -> dict[str, float]:
+    """Test name -> points earned (a repeated name gets `` #2``, `` #3``)."""
+    points: dict[str, float] = {}
+    for test in graded.tests:
+        name, n = str(test.get("name", "")), 1
+        while (key := name if n == 1 else f"{name} #{n}") in points:
+            n += 1
+        points[key] = float(test.get("score", 0))
+    return points
+
+
+def grader_columns(batch: list[Graded]) -> list[str]:
+    """Every test name in a stable order: the order of the submission with the most tests, then
+    any others (e.g. a failed run's placeholder) in order of appearance."""
+    lists = [list(points_by_test(g)) for g in batch]
+    columns = list(max(lists, key=len, default=[]))
+    for names in lists:
+        columns += [n for n in names if n not in columns]
+    return columns
+
+
+def text_cell(text: str) -> str:
+    """A cell a spreadsheet shows as text: untrusted text starting like a formula gets a ``'``."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def write_gradebook(path: Path, batch: list[Graded]) -> None:
+    """One row per submission: name, email, score, max_score, then points earned per test.
+
+    UTF-8 with a byte-order mark, so that Excel reads non-ASCII names; a test a submission has no
+    result for is left empty.
+    """
+    columns = grader_columns(batch)
+    with path.open("w", newline="", encoding="utf-8-sig") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(FIXED_COLUMNS + columns)
+        for graded in batch:
+            points = points_by_test(graded)
+            writer.writerow([text_cell(graded.entry.display), text_cell(graded.entry.email),
+                             f"{graded.results.get('score', 0):g}", f"{graded.results.get('max_score', 0):g}",
+                             *(f"{points[c]:g}" if c in points else "" for c in columns)])
+
+
+def score_table(batch: list[Graded]) -> str:
+    """Plain-text table: name, score, tests passed."""
+    width = max([len(g.entry.display) for g in batch] + [10])
+    lines = [f"{'submission':<{width}}  {'score':>11}  passed", "-" * (width + 22)]
+    for graded in batch:
+        result, tests = graded.results, graded.tests
+        passed = sum(t.get("status") == "passed" for t in tests)
+        lines.append(f"{graded.entry.display:<{width}}  {result['score']:>5g}/{result.get('max_score', 0):<5g}"
+                     f"  {passed}/{len(tests)}")
+    return "\n".join(lines)

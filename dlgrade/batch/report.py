@@ -1,0 +1,184 @@
+"""The batch report: ``report.html`` (one self-contained page), ``scores.png`` and, per submission,
+``<name>/feedback.html``. Names and outputs come from students: everything is HTML-escaped."""
+from __future__ import annotations
+
+import base64
+import math
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from urllib.parse import quote
+
+from dlgrade.batch.gradebook import Graded, grader_columns
+
+HINT_PREFIX = "Hint: "
+TOP_HINTS = 15
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 70em;
+       padding: 0 1em; color: #1b1f24; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #d0d7de; }
+table { border-collapse: collapse; margin: .5em 0; }
+th, td { border: 1px solid #d0d7de; padding: .3em .6em; text-align: left; vertical-align: top; }
+th { background: #f3f5f7; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.rate { width: 12em; } .bar { background: #4e79a7; height: .8em; }
+.failed { color: #b42318; } .passed { color: #1a7f37; }
+pre { background: #f6f8fa; padding: .6em; white-space: pre-wrap; overflow-wrap: anywhere; margin: .3em 0 1em; }
+img { max-width: 100%; }
+"""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Scores of the batch at a glance."""
+
+    count: int
+    mean: float
+    median: float
+    highest: float
+    lowest: float
+    max_score: float
+
+
+def number(value: float) -> str:
+    """A score as the report shows it: at most two decimals, no trailing zeros."""
+    return f"{round(value, 2):g}"
+
+
+def summarize(batch: list[Graded]) -> Summary:
+    scores = [float(g.results.get("score", 0)) for g in batch] or [0.0]
+    max_score = max([float(g.results.get("max_score", 0)) for g in batch] or [0.0])
+    return Summary(len(batch), statistics.mean(scores), statistics.median(scores), max(scores), min(scores),
+                   max_score)
+
+
+def pass_rates(batch: list[Graded]) -> list[tuple[str, float, int, int]]:
+    """Per test, in gradebook order: (name, points, submissions that passed it, submissions graded on it)."""
+    rates = []
+    for column in grader_columns(batch):
+        tests = [t for g in batch for t in g.tests if t.get("name") == column]
+        if tests:
+            passed = sum(t.get("status") == "passed" for t in tests)
+            rates.append((column, float(tests[0].get("max_score", 0)), passed, len(tests)))
+    return rates
+
+
+def hints_of(graded: Graded) -> list[str]:
+    """The ``Hint:`` lines in a submission's test outputs (each line once per test)."""
+    found = []
+    for test in graded.tests:
+        lines = {line.strip() for line in str(test.get("output", "")).splitlines()}
+        found += sorted(line[len(HINT_PREFIX):].strip() for line in lines if line.startswith(HINT_PREFIX))
+    return found
+
+
+def hint_counts(batch: list[Graded]) -> list[tuple[str, int, int]]:
+    """(hint, submissions that got it, tests it appeared in), most frequent first."""
+    tests: Counter[str] = Counter()
+    submissions: Counter[str] = Counter()
+    for graded in batch:
+        hints = hints_of(graded)
+        tests.update(hints)
+        submissions.update(set(hints))
+    return sorted(((h, submissions[h], tests[h]) for h in tests), key=lambda r: (-r[1], -r[2], r[0]))
+
+
+def draw_histogram(batch: list[Graded], path: Path) -> bytes:
+    """Histogram of the scores as a PNG (matplotlib's Agg backend, no pyplot state); returns its bytes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    summary = summarize(batch)
+    scores = [float(g.results.get("score", 0)) for g in batch]
+    top = max(summary.max_score, summary.highest, 1.0)
+    step = 1.0 if top <= 40 else top / 20
+    edges = [i * step for i in range(math.ceil(top / step) + 2)]
+    figure = Figure(figsize=(7, 3), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.hist(scores, bins=edges, color="#4e79a7", edgecolor="white", align="left")
+    axes.set_xlabel(f"score (out of {number(summary.max_score)})")
+    axes.set_ylabel("submissions")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlim(-step, edges[-1])
+    figure.tight_layout()
+    figure.savefig(path, format="png")
+    return path.read_bytes()
+
+
+def _page(title: str, body: str) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{escape(title)}</title>\n'
+            f"<style>{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+
+
+def feedback_page(graded: Graded, title: str) -> str:
+    """One submission's results: each test's name, score and output."""
+    entry, results = graded.entry, graded.results
+    who = escape(entry.display) + (f" &lt;{escape(entry.email)}&gt;" if entry.email else "")
+    parts = [f"<h1>{escape(title)}: {who}</h1>",
+             f'<p>Score: <b id="score">{number(results.get("score", 0))}</b> / '
+             f'{number(results.get("max_score", 0))} · <a href="../report.html">back to the report</a></p>',
+             f"<pre>{escape(str(results.get('output', '')))}</pre>"]
+    for test in graded.tests:
+        status = "passed" if test.get("status") == "passed" else "failed"
+        parts.append(f'<h2 class="{status}">{escape(str(test.get("name", "")))}: '
+                     f'{number(test.get("score", 0))} / {number(test.get("max_score", 0))}</h2>'
+                     f"<pre>{escape(str(test.get('output', '')))}</pre>")
+    return _page(f"{title}: {entry.display}", "\n".join(parts))
+
+
+def report_page(batch: list[Graded], title: str, png: bytes) -> str:
+    """The class report: summary, histogram, pass rates, frequent hints, students."""
+    s = summarize(batch)
+    summary = "".join(f'<tr><th>{label}</th><td class="num" id="{key}">{value}</td></tr>' for key, label, value in (
+        ("submissions", "Submissions", str(s.count)), ("mean", "Mean score", number(s.mean)),
+        ("median", "Median score", number(s.median)), ("highest", "Highest score", number(s.highest)),
+        ("lowest", "Lowest score", number(s.lowest)), ("max-score", "Out of", number(s.max_score))))
+    rates = "".join(
+        f'<tr><td>{escape(name)}</td><td class="num">{number(points)}</td><td class="num">{passed}/{total}</td>'
+        f'<td class="num">{round(100 * passed / total)}%</td><td class="rate">'
+        f'<div class="bar" style="width: {100 * passed / total:.1f}%"></div></td></tr>'
+        for name, points, passed, total in pass_rates(batch))
+    hints = hint_counts(batch)[:TOP_HINTS]
+    hint_rows = "".join(f'<tr><td class="num">{subs}</td><td class="num">{tests}</td><td>{escape(hint)}</td></tr>'
+                        for hint, subs, tests in hints)
+    students = "".join(
+        f'<tr><td>{escape(g.entry.display)}</td><td>{escape(g.entry.email)}</td>'
+        f'<td class="num">{number(g.results.get("score", 0))}</td>'
+        f'<td class="num">{number(g.results.get("max_score", 0))}</td>'
+        f'<td class="num">{sum(t.get("status") == "passed" for t in g.tests)}/{len(g.tests)}</td>'
+        f'<td><a href="{escape(quote(g.entry.name))}/feedback.html">feedback</a> · '
+        f'<a href="{escape(quote(g.entry.name))}/results.json">results.json</a></td></tr>'
+        for g in batch)
+    image = base64.b64encode(png).decode("ascii")
+    body = f"""<h1>{escape(title)}</h1>
+<h2>Summary</h2>
+<table id="summary">{summary}</table>
+<h2>Scores</h2>
+<img id="histogram" alt="Histogram of the scores (scores.png)" src="data:image/png;base64,{image}">
+<h2>Tests</h2>
+<table id="tests"><tr><th>Test</th><th class="num">Points</th><th class="num">Passed</th>
+<th class="num">Rate</th><th></th></tr>{rates}</table>
+<h2>Most frequent hints</h2>
+{'<p>No hints were given.</p>' if not hints else ''}<table id="hints"><tr><th class="num">Submissions</th>
+<th class="num">Tests</th><th>Hint</th></tr>{hint_rows}</table>
+<h2>Students</h2>
+<table id="students"><tr><th>Name</th><th>Email</th><th class="num">Score</th><th class="num">Out of</th>
+<th class="num">Tests passed</th><th>Feedback</th></tr>{students}</table>"""
+    return _page(title, body)
+
+
+def write_report(out_dir: Path, batch: list[Graded], title: str) -> Path:
+    """Write ``scores.png``, ``report.html`` and every ``<name>/feedback.html``; return report.html's path."""
+    for graded in batch:
+        folder = out_dir / graded.entry.name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "feedback.html").write_text(feedback_page(graded, title), encoding="utf-8")
+    png = draw_histogram(batch, out_dir / "scores.png")
+    path = out_dir / "report.html"
+    path.write_text(report_page(batch, title, png), encoding="utf-8")
+    return path

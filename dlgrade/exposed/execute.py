@@ -1,0 +1,205 @@
+"""Carry out one request against a namespace of (possibly untrusted) code.
+
+This module runs inside the worker for student code, and in the trusted process for the
+reference and the catalogued mistakes, so both sides compute answers the same way. It imports
+nothing from the grader and holds no expected values.
+
+A request is plain data::
+
+    {"op": "call", "target": "LSTMCell", "init": {...} | None, "state_dict": {...} | None,
+     "dtype": "float32", "method": "forward", "args": [...], "kwargs": {...},
+     "grad_outputs": [...] | None}
+    {"op": "inspect", "target": "LSTMCell", "method": "forward"}
+
+and the response is ``{"ok": True, ...}`` or ``{"ok": False, "error": "...", "where": "..."}``.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+
+from dlgrade.exposed.tripwires import ForbiddenCallTracker, tripped_count, tripped_since
+
+# frames of dlgrade's own code (this package) are never the student's line
+_OWN_FILES = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def leaves(value: Any) -> list[torch.Tensor]:
+    """The tensors inside a nested value, in a fixed order."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in leaves(v)]
+    if isinstance(value, dict):
+        return [t for k in sorted(value) for t in leaves(value[k])]
+    return []
+
+
+def _map_tensors(value: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+    if isinstance(value, torch.Tensor):
+        return fn(value)
+    if isinstance(value, tuple):
+        return tuple(_map_tensors(v, fn) for v in value)
+    if isinstance(value, list):
+        return [_map_tensors(v, fn) for v in value]
+    if isinstance(value, dict):
+        return {k: _map_tensors(v, fn) for k, v in value.items()}
+    return value
+
+
+def _error(where: str, exc: BaseException) -> dict:
+    frames = traceback.extract_tb(exc.__traceback__)
+    student_frames = [f for f in frames if not f.filename.startswith(_OWN_FILES)]
+    location = ""
+    if student_frames:
+        last = student_frames[-1]
+        location = f" (line {last.lineno}: {(last.line or '').strip()})"
+    message = f"{type(exc).__name__}: {exc}".strip()
+    if isinstance(exc, SystemExit):
+        message = f"SystemExit({exc.code!r}): your code called sys.exit()/exit()"
+    if isinstance(exc, NotImplementedError):
+        location = ""  # the stub's own raise: the message already says what to implement
+    return {"ok": False, "error": message + location, "where": where}
+
+
+def _signature(obj: Any) -> list[str] | None:
+    try:
+        return list(inspect.signature(obj).parameters)
+    except (TypeError, ValueError):
+        return None
+
+
+def inspect_target(namespace: Mapping[str, Any], request: Mapping[str, Any]) -> dict:
+    """Describe ``target`` (class or function) and the signature of ``method`` if given."""
+    name = request["target"]
+    obj = namespace.get(name)
+    if obj is None:
+        return {"ok": True, "kind": "missing"}
+    kind = "class" if inspect.isclass(obj) else "function" if callable(obj) else "other"
+    info: dict[str, Any] = {"ok": True, "kind": kind}
+    if kind == "class":
+        info["is_module"] = issubclass(obj, torch.nn.Module)
+        info["init"] = _signature(obj.__init__)
+        method = request.get("method")
+        if method:
+            info["method"] = _signature(getattr(obj, method, None)) if hasattr(obj, method) else None
+    elif kind == "function":
+        info["signature"] = _signature(obj)
+    return info
+
+
+def build(namespace: Mapping[str, Any], request: Mapping[str, Any], tracker: ForbiddenCallTracker):
+    """Construct the module (or fetch the function) named by ``request["target"]``."""
+    name = request["target"]
+    obj = namespace.get(name)
+    if obj is None:
+        raise LookupError(f"{name} is not defined in your code")
+    init = request.get("init")
+    if init is None:
+        if not callable(obj):
+            raise TypeError(f"{name} is not a function")
+        return obj
+    # the CPU generator only: torch.manual_seed also queues a lazy seeding of every accelerator
+    # type, with a stack trace each time (0.3 ms a call)
+    torch.default_generator.manual_seed(0)
+    with tracker:
+        module = obj(**init)
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"{name}(...) did not build a torch.nn.Module")
+    dtype = DTYPES[request.get("dtype", "float32")]
+    module.to(dtype)
+    state = request.get("state_dict")
+    if state is not None:
+        missing, unexpected = module.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise KeyError(
+                f"{name}'s parameters do not match the given layout: missing {sorted(missing)}, "
+                f"unexpected {sorted(unexpected)} (keep __init__ as it was handed out)"
+            )
+    return module
+
+
+def call(namespace: Mapping[str, Any], request: Mapping[str, Any], forbidden: Mapping[str, str]) -> dict:
+    """Build the target, call it, optionally backpropagate; return outputs and gradients."""
+    tracker = ForbiddenCallTracker(forbidden)
+    tripped_before = tripped_count()
+    response = _call(namespace, request, tracker)
+    for label in tripped_since(tripped_before):
+        if label not in tracker.used:
+            tracker.used.append(label)
+    response["forbidden"] = tracker.used
+    return response
+
+
+def _call(namespace: Mapping[str, Any], request: Mapping[str, Any], tracker: ForbiddenCallTracker) -> dict:
+    try:
+        target = build(namespace, request, tracker)
+    except BaseException as exc:
+        return _error("building", exc)
+    is_module = isinstance(target, torch.nn.Module)
+    method = getattr(target, request.get("method") or "forward") if is_module else target
+    args = list(request.get("args") or [])
+    kwargs = dict(request.get("kwargs") or {})
+    grad_outputs = request.get("grad_outputs")
+    if grad_outputs is not None:
+        args, kwargs = _map_tensors(
+            [args, kwargs], lambda t: t.detach().clone().requires_grad_(t.is_floating_point())
+        )
+    inputs = leaves([args, kwargs])
+    try:
+        with tracker:
+            out = method(*args, **kwargs)
+    except BaseException as exc:
+        return _error("calling", exc) | {"forbidden": tracker.used}
+    response: dict[str, Any] = {"ok": True, "out": out, "forbidden": tracker.used}
+    # the inputs as they are after the call; the trusted side compares them with what it sent
+    response["inputs_after"] = [t.detach().clone() for t in inputs]
+    if grad_outputs is not None:
+        try:
+            response["grads"] = _gradients(out, grad_outputs, inputs, target if is_module else None)
+        except BaseException as exc:
+            return _error("computing gradients", exc) | {"forbidden": tracker.used}
+    response["out"] = _map_tensors(out, lambda t: t.detach())
+    return response
+
+
+def _gradients(out: Any, grad_outputs: Any, inputs: list[torch.Tensor], module) -> dict:
+    outs, grads = leaves(out), leaves(grad_outputs)
+    if len(outs) != len(grads):
+        raise ValueError(f"expected {len(grads)} output tensors to backpropagate through, got {len(outs)}")
+    pairs = [(o, g) for o, g in zip(outs, grads) if o.requires_grad]
+    for o, g in pairs:
+        if o.shape != g.shape:
+            raise ValueError(f"an output has shape {list(o.shape)}, expected {list(g.shape)}")
+    params = dict(module.named_parameters()) if module is not None else {}
+    wrt = [t for t in inputs if t.requires_grad] + list(params.values())
+    if pairs and wrt:
+        # d/dw sum(o * g) is exactly the vector-Jacobian product with upstream gradients g (the
+        # product's backward hands g on unchanged); unlike passing g as grad_outputs, it does not
+        # make torch import sympy for a shape check (0.3 s in every fresh process)
+        surrogate = sum((o * g.to(o.dtype)).sum() for o, g in pairs)
+        result = torch.autograd.grad(surrogate, wrt, allow_unused=True)
+    else:
+        result = [None] * len(wrt)
+    n_inputs = len(wrt) - len(params)
+    input_grads: list[torch.Tensor | None] = []
+    it = iter(result[:n_inputs])
+    for t in inputs:
+        input_grads.append(next(it) if t.requires_grad else None)
+    return {"inputs": input_grads, "params": dict(zip(params, result[n_inputs:]))}
+
+
+def run(namespace: Mapping[str, Any], request: Mapping[str, Any], forbidden: Mapping[str, str]) -> dict:
+    """Dispatch a request by its ``op``."""
+    op = request.get("op")
+    if op == "call":
+        return call(namespace, request, forbidden)
+    if op == "inspect":
+        return inspect_target(namespace, request)
+    return {"ok": False, "error": f"unknown op {op!r}", "where": "protocol"}

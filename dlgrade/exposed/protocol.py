@@ -1,0 +1,67 @@
+"""Framing of messages between the trusted grader and a worker.
+
+A message is a 4-byte big-endian header length, a UTF-8 JSON header, then the blobs whose
+lengths the header lists under ``"blob_sizes"``. Values inside the header are packed with
+:mod:`dlgrade.exposed.tensorio`, so tensors travel as raw bytes (dtype and shape in the header) and
+nothing is unpickled.
+"""
+from __future__ import annotations
+
+import json
+import socket
+import struct
+from typing import Any
+
+from dlgrade.exposed.tensorio import DecodeError, pack, unpack
+
+MAX_HEADER = 4 * 1024 * 1024
+MAX_BLOBS = 256 * 1024 * 1024
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < n:
+        chunk = sock.recv(min(n - len(chunks), 1 << 20))
+        if not chunk:
+            raise EOFError("connection closed")
+        chunks += chunk
+    return bytes(chunks)
+
+
+def encode(message: Any) -> bytes:
+    """One message (a dict of plain values and tensors) as the bytes :func:`send` sends."""
+    blobs: list[bytes] = []
+    skeleton = pack(message, blobs)
+    header = json.dumps({"body": skeleton, "blob_sizes": [len(b) for b in blobs]}).encode()
+    return struct.pack(">I", len(header)) + header + b"".join(blobs)
+
+
+def send(sock: socket.socket, message: Any) -> None:
+    """Send one message (a dict of plain values and tensors)."""
+    sock.sendall(encode(message))
+
+
+def receive(sock: socket.socket, max_blobs: int = MAX_BLOBS) -> Any:
+    """Receive one message; raise :class:`DecodeError` on anything malformed or too large."""
+    (size,) = struct.unpack(">I", _recv_exactly(sock, 4))
+    if size > MAX_HEADER:
+        raise DecodeError(f"message header too large ({size} bytes)")
+    try:
+        header = json.loads(_recv_exactly(sock, size))
+        sizes = header["blob_sizes"]
+        body = header["body"]
+    except (ValueError, KeyError, TypeError, RecursionError):
+        raise DecodeError("malformed message header") from None
+    if not isinstance(sizes, list) or not all(isinstance(s, int) and s >= 0 for s in sizes):
+        raise DecodeError("malformed blob sizes")
+    if sum(sizes) > max_blobs:
+        raise DecodeError(f"message too large ({sum(sizes)} bytes of tensors)")
+    data = _recv_exactly(sock, sum(sizes))  # all the blobs in one read, then sliced
+    blobs, offset = [], 0
+    for size in sizes:
+        blobs.append(data[offset:offset + size])
+        offset += size
+    try:
+        return unpack(body, blobs)
+    except RecursionError:
+        raise DecodeError("message nested too deeply") from None

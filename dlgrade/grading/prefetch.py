@@ -1,0 +1,127 @@
+"""A submission's worker, asked ahead of the judging so that both CPU cores work at once.
+
+Every submission of a batch gets the same requests (the graders' recorded checks, see
+:mod:`dlgrade.grading.replay`), kept as a :class:`RequestPlan`. A :class:`SubmissionRunner`
+sends its worker the whole plan from a background thread as soon as it starts -- for the next
+submissions too, while the trusted process still judges the current one -- and the judging reads
+the answers as they come. A request not in the plan is sent when asked, after the plan's;
+identical requests are answered once per submission.
+
+So a worker answers each planned request in plan order, including requests of checks that are
+never judged because an earlier check of their test failed: only code that keeps state between
+calls could tell.
+"""
+from __future__ import annotations
+
+import threading
+
+from dlgrade.errors import WorkerError
+from dlgrade.exposed import protocol
+from dlgrade.exposed.tensorio import Fingerprints
+from dlgrade.supervisor.client import WorkerClient
+from dlgrade.supervisor.submission import Submission
+
+
+class RequestPlan:
+    """The distinct requests sent so far in this session, in the order first sent, each encoded
+    once for every worker (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[str, dict]] = []
+        self._encoded: dict[str, bytes] = {}
+        self._known: set[str] = set()
+        self._lock = threading.Lock()
+        self.key = Fingerprints()  # a request's key: its content (requests are not modified once made)
+
+    def add(self, key: str, request: dict) -> None:
+        encoded = protocol.encode(request)
+        with self._lock:
+            if key not in self._known:
+                self._known.add(key)
+                self._items.append((key, request))
+                self._encoded[key] = encoded
+
+    def encoded(self, key: str) -> bytes | None:
+        """The request's bytes on the wire (None until it is in the plan)."""
+        with self._lock:
+            return self._encoded.get(key)
+
+    def snapshot(self) -> list[tuple[str, dict]]:
+        with self._lock:
+            return list(self._items)
+
+
+class SubmissionRunner:
+    """A submission, its worker (none when the submission could not be read) and its answers."""
+
+    def __init__(self, submission: Submission, client: WorkerClient | None, plan: RequestPlan) -> None:
+        self.submission = submission
+        self.client = client
+        self.plan = plan
+        self._answers: dict[str, dict] = {}
+        self._pending: set[str] = set()
+        self._done = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        """Start the worker and send it the plan in the background."""
+        if self.client is None or self._thread is not None:
+            return
+        items = self.plan.snapshot()
+        self._pending = {key for key, _ in items}
+        self._thread = threading.Thread(target=self._prefetch, args=(items,), daemon=True,
+                                        name=f"dlgrade-prefetch-{self.submission.name}")
+        self._thread.start()
+
+    def _prefetch(self, items: list[tuple[str, dict]]) -> None:
+        assert self.client is not None
+        try:
+            pairs = [(request, self.plan.encoded(key)) for key, request in items]
+            for (key, _), answer in zip(items, self.client.stream(pairs)):
+                with self._done:
+                    self._answers[key] = answer
+                    self._pending.discard(key)
+                    self._done.notify_all()
+                if self._closed:
+                    break
+        finally:
+            with self._done:
+                self._pending.clear()
+                self._done.notify_all()
+
+    def _ask(self, request: dict, encoded: bytes | None = None) -> dict:
+        assert self.client is not None
+        try:
+            return self.client.request(request, encoded)
+        except WorkerError as exc:  # the student's code broke this call: it fails, the next one restarts
+            return {"ok": False, "error": str(exc), "where": "running"}
+
+    def __call__(self, request: dict) -> dict:
+        """The worker's answer to ``request`` (what the judging asks for)."""
+        if self.submission.problem:
+            return {"ok": False, "error": self.submission.problem, "where": "reading your submission"}
+        key = self.plan.key(request)
+        with self._done:
+            while key not in self._answers and key in self._pending:
+                self._done.wait()
+            if key in self._answers:
+                return self._answers[key]
+        if self._thread is not None:
+            self._thread.join()  # the worker answers one request at a time
+        answer = self._ask(request)
+        self._answers[key] = answer
+        self.plan.add(key, request)
+        return answer
+
+    def context(self) -> str:
+        """What went wrong while loading the code, for the feedback of every failing check."""
+        return "\n".join(self.client.load_errors()) if self.client else ""
+
+    def close(self) -> None:
+        """Stop the worker (and the background thread with it)."""
+        self._closed = True
+        if self.client is not None:
+            self.client.shutdown()
+        if self._thread is not None:
+            self._thread.join()

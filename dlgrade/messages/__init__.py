@@ -1,1 +1,0 @@
-"""Message catalogues, one module per language (see :mod:`dlgrade.i18n`)."""

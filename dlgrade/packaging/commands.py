@@ -1,0 +1,28 @@
+"""``dlgrade build``: student.zip, autograder.zip and solutions.zip per assignment."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dlgrade.authoring.commands import assignments
+from dlgrade.judging.i18n import DEFAULT_LANG, LANGS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``build``."""
+    p = sub.add_parser("build", help="write student.zip, autograder.zip (Otter) and solutions.zip per assignment")
+    p.add_argument("--out", required=True, help="output folder (DIR/<assignment>/...)")
+    p.add_argument("--assignment", help="only this assignment")
+    p.add_argument("--lang", choices=LANGS, default=DEFAULT_LANG,
+                   help="language of the handout, its checks and the Gradescope feedback (default: en)")
+    p.set_defaults(func=cmd_build)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from dlgrade.packaging.course import build
+
+    out = Path(args.out)
+    for assignment in assignments(args.assignment):
+        for path in build(assignment, out, args.lang):
+            print(f"wrote {path}")
+    return 0

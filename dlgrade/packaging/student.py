@@ -1,0 +1,48 @@
+"""``student.zip``: the handout a student downloads."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from dlgrade.authoring.generate import checks_file, text_files
+from dlgrade.authoring.registry import Assignment
+from dlgrade.authoring.translations import assignment_text
+from dlgrade.errors import UsageError
+from dlgrade.judging.i18n import DEFAULT_LANG, Messages
+from dlgrade.packaging.vendor import handout_files
+
+REQUIREMENTS = """\
+torch>=2.2,<3
+numpy>=1.26
+nbformat>=5.9
+ipykernel>=6.29
+ipython>=8
+"""
+
+def _checks(assignment: Assignment, lang: str) -> bytes:
+    """The public checks: the committed ones in English, recorded afresh in another language."""
+    if lang != DEFAULT_LANG:
+        with tempfile.TemporaryDirectory(prefix="dlgrade-build-") as tmp:
+            return checks_file(assignment, Path(tmp) / assignment.checks_filename, lang).read_bytes()
+    checks = assignment.template_dir / assignment.checks_filename
+    if not checks.exists():
+        raise UsageError(f"{checks} is missing: run `dlgrade generate` first")
+    return checks.read_bytes()
+
+
+def student_members(assignment: Assignment, lang: str = DEFAULT_LANG) -> dict[str, bytes | str]:
+    """``student.zip``'s files, in ``lang``, under a top-level ``<name>/`` folder: notebook,
+    skeleton, public checks, requirements, README, checker."""
+    members: dict[str, bytes | str] = {}
+    for name, text in text_files(assignment, lang).items():
+        committed = assignment.template_dir / name
+        if lang == DEFAULT_LANG and (not committed.exists() or committed.read_text() != text):
+            raise UsageError(f"{committed} is out of date: run `dlgrade generate` first")
+        members[name] = text
+    members[assignment.checks_filename] = _checks(assignment, lang)
+    members["requirements.txt"] = REQUIREMENTS
+    members["README.md"] = Messages(lang)("handout.readme", title=assignment_text(assignment, lang).title,
+                                          m=assignment.module_name)
+    members.update(handout_files())
+    return {f"{assignment.name}/{name}": data for name, data in members.items()}
+

@@ -1,0 +1,111 @@
+"""Start a worker process (sandboxed where possible). Imports no torch, so a caller can start the
+worker first and import torch while the worker does the same: the two imports overlap."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import dlgrade
+from dlgrade.supervisor import sandbox
+from dlgrade.supervisor.limits import count_processes
+
+# Start workers (and the zygote) with -I (no user site, no cwd or PYTHONPATH on sys.path) and import
+# exactly the dlgrade package this process runs, by file location: nothing beside it becomes
+# importable, and it works the same for an installed, an editable or a vendored (handout) copy.
+# argv: DLGRADE_INIT ENTRY_MODULE drop|stay ARGS...; "drop" makes root in the sandbox nobody first.
+BOOT = (
+    "import importlib, importlib.util, os, sys\n"
+    "init, entry, drop, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]\n"
+    "if drop == 'drop' and os.getuid() == 0:\n"
+    "    os.setgroups([]); os.setgid(%d); os.setuid(%d)\n"
+    "spec = importlib.util.spec_from_file_location('dlgrade', init,"
+    " submodule_search_locations=[os.path.dirname(init)])\n"
+    "module = importlib.util.module_from_spec(spec)\n"
+    "sys.modules['dlgrade'] = module\n"
+    "spec.loader.exec_module(module)\n"
+    "importlib.import_module(entry).main(args)\n"
+) % (sandbox.NOBODY, sandbox.NOBODY)
+
+
+def boot_command(entry: str, drop: bool, *args: str) -> list[str]:
+    """The interpreter command line that runs ``entry.main(args)`` from this dlgrade package."""
+    return [sys.executable, "-I", "-c", BOOT, dlgrade.__file__, entry, "drop" if drop else "stay", *args]
+
+
+def worker_env(scratch: Path) -> dict[str, str]:
+    """The worker's whole environment (nothing is inherited from the grader)."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(scratch),
+            "TMPDIR": str(scratch), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+
+
+@dataclass
+class Launched:
+    """A started worker: its process, our end of its socket, its scratch folder, and its uid."""
+
+    proc: subprocess.Popen
+    sock: socket.socket
+    scratch: tempfile.TemporaryDirectory
+    uid: int
+
+    def handshake(self, timeout: float) -> None:
+        """Nothing to do: the process is ours (see :class:`dlgrade.supervisor.forkserver.ForkedWorker`)."""
+
+    def processes_in_use(self) -> int:
+        """Processes and threads the worker's user runs now (RLIMIT_NPROC counts them all)."""
+        return count_processes(self.uid)
+
+    def running(self) -> bool:
+        """Whether the worker process is still alive."""
+        return self.proc.poll() is None
+
+    def exit_status(self, timeout: float) -> int | None:
+        """The worker's exit status (negative: killed by that signal); None if it is still running."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self) -> None:
+        """Kill the worker and everything it started (its session; with bwrap its PID namespace),
+        close the socket and remove the scratch folder."""
+        self.sock.close()
+        if self.proc.returncode is None:  # once reaped, its pid may belong to someone else
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
+        self.scratch.cleanup()
+
+
+def launch(submission_file: Path | None = None, hide: tuple[str | Path, ...] = ()) -> Launched:
+    """Start a worker in a fresh scratch folder holding (a copy of) ``submission_file``."""
+    scratch_dir = tempfile.TemporaryDirectory(prefix="dlgrade-worker-")
+    scratch = Path(scratch_dir.name)
+    if submission_file is not None and submission_file.is_file():
+        (scratch / submission_file.name).write_bytes(submission_file.read_bytes())
+    env = worker_env(scratch)
+    prefix = sandbox.bwrap_command(scratch, env, hide=hide)
+    drop = prefix is not None and os.geteuid() == 0
+    if drop:  # the worker becomes nobody: let it use its scratch folder
+        for path in (scratch, *scratch.iterdir()):
+            os.chown(path, sandbox.NOBODY, sandbox.NOBODY)
+    parent, child = socket.socketpair()
+    log = open(scratch / ".worker-output", "wb")
+    try:
+        proc = subprocess.Popen(
+            [*(prefix or []), *boot_command("dlgrade.worker.server", drop, str(child.fileno()))],
+            pass_fds=[child.fileno()], cwd=scratch, env=env,
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        )
+    finally:
+        child.close()
+        log.close()
+    return Launched(proc, parent, scratch_dir, sandbox.NOBODY if drop else os.geteuid())
