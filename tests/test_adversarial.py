@@ -39,11 +39,12 @@ from pathlib import Path
 
 import pytest
 
-from dlgrade.supervisor import sandbox
+from dlgrade.supervisor import bwrap
+from dlgrade.supervisor.policy import POLICY
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(sandbox.bwrap_path() is None,
+    pytest.mark.skipif(bwrap.bwrap_path() is None,
                        reason="needs bubblewrap (the worker sandbox); without it these attacks would hit the machine"),
 ]
 
@@ -55,7 +56,7 @@ MARK = f"FORGED-{TOKEN}"  # what forged results carry; submissions only ever bui
 RUN_LIMIT_S = 300
 AFTER_S = 2.0  # how long after a command returns we look again (a survivor would have acted by then)
 BIN = Path(sys.executable).parent
-NOBODY = sandbox.NOBODY
+NOBODY = POLICY.uid
 
 
 # -- the submissions ---------------------------------------------------------------------------------
@@ -1029,7 +1030,7 @@ def _exposed_possible() -> bool:
         EXPOSED_ROOT.mkdir(parents=True)
     except OSError:
         return False
-    return not any(EXPOSED_ROOT == p or p in EXPOSED_ROOT.parents for p in sandbox.hidden_paths())
+    return not any(EXPOSED_ROOT == p or p in EXPOSED_ROOT.parents for p in POLICY.hidden_paths())
 
 
 def _finished(session, key: str):

@@ -63,11 +63,12 @@ from test_adversarial import (
 )
 
 from dlgrade.authoring.registry import ASSIGNMENTS, Assignment, get_assignment
-from dlgrade.supervisor import sandbox
+from dlgrade.supervisor import bwrap
+from dlgrade.supervisor.policy import POLICY
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(sandbox.bwrap_path() is None,
+    pytest.mark.skipif(bwrap.bwrap_path() is None,
                        reason="needs bubblewrap (the worker sandbox); without it these attacks would hit the machine"),
 ]
 

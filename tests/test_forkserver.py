@@ -11,13 +11,14 @@ import torch
 from dlgrade.authoring.registry import get_assignment
 from dlgrade.errors import WorkerError
 from dlgrade.grading.prefetch import RequestPlan, SubmissionRunner
-from dlgrade.supervisor import sandbox
+from dlgrade.supervisor import bwrap
+from dlgrade.supervisor.policy import POLICY
 from dlgrade.supervisor.client import WorkerClient
 from dlgrade.supervisor.forkserver import Forkserver
 from dlgrade.supervisor.submission import Chunk, Submission
 
 FORBIDDEN = get_assignment("attention").forbidden
-SANDBOXED = sandbox.bwrap_path() is not None
+SANDBOXED = bwrap.bwrap_path() is not None
 
 
 def call(target: str, *args):
@@ -83,7 +84,7 @@ def test_forked_worker_is_confined(forkserver, secret_dir, tmp_path):
     seen = run_probe(forkserver, secret_dir, tmp_path)
     assert seen["pid"] == 1 and seen["procs"] == ["1"]  # its own PID namespace and /proc
     if os.geteuid() == 0:
-        assert seen["uid"] == sandbox.NOBODY
+        assert seen["uid"] == POLICY.uid
     assert seen["files"] == [".worker-output", "t.py"]  # a private scratch folder with the submission
     assert seen["secret"] == "FileNotFoundError"  # hidden folders are empty
     assert seen["net"] != "connected"
@@ -123,7 +124,7 @@ def test_timeout_kills_the_worker_and_what_it_started(forkserver):
 
 
 def _nobody_processes() -> int:
-    uid = sandbox.NOBODY if os.geteuid() == 0 else os.geteuid()
+    uid = POLICY.uid if os.geteuid() == 0 else os.geteuid()
     count = 0
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
@@ -182,7 +183,7 @@ def test_runner_reports_an_unreadable_submission_without_a_worker():
 
 
 def test_without_bubblewrap_workers_are_forked_processes_killed_with_their_group(monkeypatch, tmp_path):
-    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
+    monkeypatch.setattr(bwrap, "bwrap_path", lambda: None)
     source = (
         "import os, time\n"
         "def spawn(x):\n"
@@ -260,7 +261,7 @@ def test_as_an_ordinary_user_workers_keep_no_capabilities(monkeypatch):
     confine each worker, and the worker drops every capability before any student code runs."""
     from dlgrade.supervisor import forkserver as forkserver_module
 
-    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(bwrap.os, "geteuid", lambda: 1000)
     monkeypatch.setattr(forkserver_module.os, "geteuid", lambda: 1000)
     with Forkserver() as server:
         assert server.mode == "caps"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from dlgrade.authoring.registry import ASSIGNMENTS, Assignment, get_assignment
 from dlgrade.cli import positive_int, positive_seconds
 from dlgrade.judging.i18n import DEFAULT_LANG, LANGS
+from dlgrade.supervisor.policy import POLICY
 
 if TYPE_CHECKING:
     from dlgrade.batch.gradebook import Graded
@@ -19,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("grade", help="grade submissions; write results.json files, gradebook.csv and report.html")
     p.add_argument("--assignment", required=True, help=f"one of: {', '.join(ASSIGNMENTS)}")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--timeout", type=positive_seconds, default=20.0, help="seconds allowed per call into student code")
+    p.add_argument("--timeout", type=positive_seconds, default=POLICY.call_timeout_s, help="seconds allowed per call into student code")
     p.add_argument("--jobs", type=positive_int,
                    help="workers running student code at once "
                         f"(default: one more than the CPUs, {(os.cpu_count() or 1) + 1} here)")

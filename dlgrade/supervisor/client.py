@@ -14,10 +14,8 @@ from dlgrade.exposed.tensorio import DecodeError
 from dlgrade.judging.i18n import DEFAULT_LANG, Messages
 from dlgrade.supervisor.launcher import launch
 from dlgrade.supervisor.submission import Submission
-from dlgrade.supervisor.limits import Limits
+from dlgrade.supervisor.policy import POLICY, Limits
 
-START_TIMEOUT = 60.0  # starting Python and importing torch, before any student code runs
-CALL_TIMEOUT = 20.0
 IN_FLIGHT_BYTES = 64 * 1024  # requests sent ahead of the answers: well within a socket's buffer
 
 
@@ -49,7 +47,7 @@ class WorkerClient:
     """
 
     def __init__(self, submission: Submission, module_name: str, forbidden: Mapping[str, str],
-                 call_timeout: float = CALL_TIMEOUT, limits: Limits | None = None,
+                 call_timeout: float = POLICY.call_timeout_s, limits: Limits | None = None,
                  hide: tuple[str | Path, ...] = (), launched: Worker | None = None,
                  spawn: Spawn | None = None, lang: str = DEFAULT_LANG) -> None:
         self.submission = submission
@@ -57,7 +55,7 @@ class WorkerClient:
         self.module_name = module_name
         self.forbidden = dict(forbidden)
         self.call_timeout = call_timeout
-        self.limits = limits or Limits()
+        self.limits = limits or POLICY.limits
         self.hide = hide
         self._spawn = spawn or (lambda path: launch(path, hide=self.hide))
         self._launched = launched
@@ -77,11 +75,11 @@ class WorkerClient:
             launched = self._spawn(self.submission.path)
         self._worker = launched
         try:
-            launched.handshake(START_TIMEOUT)
+            launched.handshake(POLICY.start_timeout_s)
         except (OSError, EOFError):
             self.close()
             raise WorkerError(self.t("worker.not_started")) from None
-        self._receive(START_TIMEOUT, self.t("doing.starting"))
+        self._receive(POLICY.start_timeout_s, self.t("doing.starting"))
         hello = {"module_name": self.module_name, "forbidden": self.forbidden,
                  "limits": self.limits.to_message(launched.processes_in_use()),
                  "chunks": [{"label": c.label, "source": c.source} for c in self.submission.chunks]}

@@ -1,7 +1,7 @@
 """The trusted side of the zygote: start it once, then get a confined worker per submission.
 
 A :class:`Forkserver` starts :mod:`dlgrade.worker.zygote` in the sandbox a worker would get
-(:func:`dlgrade.supervisor.sandbox.bwrap_command`, hiding the same private folders) and asks it to fork
+(:func:`dlgrade.supervisor.bwrap.bwrap_command`, hiding the same private folders) and asks it to fork
 workers. A forked worker costs a few milliseconds instead of a Python start and ``import torch``
 (about 1.5 s here), and is confined just as much: its own mount, PID, network, IPC and UTS
 namespaces, a private tmpfs scratch folder, ``nobody`` (or no capabilities), no new privileges,
@@ -21,11 +21,11 @@ import threading
 from pathlib import Path
 
 from dlgrade.errors import WorkerError
-from dlgrade.supervisor import sandbox
+from dlgrade.supervisor import bwrap, tier
 from dlgrade.supervisor.launcher import boot_command, worker_env
-from dlgrade.supervisor.limits import count_processes
+from dlgrade.supervisor.policy import POLICY, Mode
+from dlgrade.supervisor.processes import count_processes
 
-START_TIMEOUT = 60.0  # the zygote's Python start and import of torch
 _UCRED = struct.Struct("iII")  # struct ucred: pid, uid, gid
 
 
@@ -88,7 +88,7 @@ class ForkedWorker:
             self._server.stopped()
         self.sock.close()
         if self._pidfd is not None:
-            if self._server.mode == "plain" and self.running():  # alive: its pid is still its own
+            if self._server.mode is Mode.PLAIN and self.running():  # alive: its pid is still its own
                 try:
                     os.killpg(self._pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
@@ -126,18 +126,15 @@ class Forkserver:
         view.chmod(0o755)
         (view / "work").chmod(0o755)
         env = worker_env(view)
-        prefix = sandbox.bwrap_command(view, env, hide=self.hide, keep_admin=True)
-        if prefix is None:
-            self.mode = "plain"
-        else:
-            self.mode = "drop" if os.geteuid() == 0 else "caps"
-        self.uid = sandbox.NOBODY if self.mode == "drop" else os.geteuid()
+        self.mode = tier.mode()
+        prefix = bwrap.bwrap_command(view, env, hide=self.hide, keep_admin=True) if self.mode.sandboxed else None
+        self.uid = POLICY.worker_uid(self.mode)
         control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         log = open(base / "zygote.log", "ab")
         try:
             self._proc = subprocess.Popen(
-                [*(prefix or []), *boot_command("dlgrade.worker.zygote", False, str(theirs.fileno()),
-                                                str(view), self.mode)],
+                [*(prefix or []), *boot_command("dlgrade.worker.zygote", None, str(theirs.fileno()), str(view),
+                                                json.dumps(POLICY.confinement(self.mode)))],
                 pass_fds=[theirs.fileno()], cwd=view, env=env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=log, start_new_session=True)
         finally:
@@ -148,7 +145,7 @@ class Forkserver:
 
     def _wait_ready(self) -> None:
         assert self._control is not None
-        self._control.settimeout(START_TIMEOUT)
+        self._control.settimeout(POLICY.start_timeout_s)
         try:
             ready = self._control.recv(16)
         except (TimeoutError, OSError):

@@ -12,30 +12,32 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dlgrade
-from dlgrade.supervisor import sandbox
-from dlgrade.supervisor.limits import count_processes
+from dlgrade.supervisor import bwrap, tier
+from dlgrade.supervisor.policy import POLICY, Mode
+from dlgrade.supervisor.processes import count_processes
 
 # Start workers (and the zygote) with -I (no user site, no cwd or PYTHONPATH on sys.path) and import
 # exactly the dlgrade package this process runs, by file location: nothing beside it becomes
 # importable, and it works the same for an installed, an editable or a vendored (handout) copy.
-# argv: DLGRADE_INIT ENTRY_MODULE drop|stay ARGS...; "drop" makes root in the sandbox nobody first.
+# argv: DLGRADE_INIT ENTRY_MODULE UID|- ARGS...; a UID makes root in the sandbox that user first.
 BOOT = (
     "import importlib, importlib.util, os, sys\n"
-    "init, entry, drop, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]\n"
-    "if drop == 'drop' and os.getuid() == 0:\n"
-    "    os.setgroups([]); os.setgid(%d); os.setuid(%d)\n"
+    "init, entry, uid, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]\n"
+    "if uid != '-' and os.getuid() == 0:\n"
+    "    os.setgroups([]); os.setgid(int(uid)); os.setuid(int(uid))\n"
     "spec = importlib.util.spec_from_file_location('dlgrade', init,"
     " submodule_search_locations=[os.path.dirname(init)])\n"
     "module = importlib.util.module_from_spec(spec)\n"
     "sys.modules['dlgrade'] = module\n"
     "spec.loader.exec_module(module)\n"
     "importlib.import_module(entry).main(args)\n"
-) % (sandbox.NOBODY, sandbox.NOBODY)
+)
 
 
-def boot_command(entry: str, drop: bool, *args: str) -> list[str]:
-    """The interpreter command line that runs ``entry.main(args)`` from this dlgrade package."""
-    return [sys.executable, "-I", "-c", BOOT, dlgrade.__file__, entry, "drop" if drop else "stay", *args]
+def boot_command(entry: str, uid: int | None, *args: str) -> list[str]:
+    """The interpreter command line that runs ``entry.main(args)`` from this dlgrade package,
+    as ``uid`` when started as root (None: as it is)."""
+    return [sys.executable, "-I", "-c", BOOT, dlgrade.__file__, entry, "-" if uid is None else str(uid), *args]
 
 
 def worker_env(scratch: Path) -> dict[str, str]:
@@ -92,20 +94,22 @@ def launch(submission_file: Path | None = None, hide: tuple[str | Path, ...] = (
     if submission_file is not None and submission_file.is_file():
         (scratch / submission_file.name).write_bytes(submission_file.read_bytes())
     env = worker_env(scratch)
-    prefix = sandbox.bwrap_command(scratch, env, hide=hide)
-    drop = prefix is not None and os.geteuid() == 0
-    if drop:  # the worker becomes nobody: let it use its scratch folder
+    mode = tier.mode()
+    prefix = bwrap.bwrap_command(scratch, env, hide=hide) if mode.sandboxed else None
+    uid = POLICY.worker_uid(mode)
+    if mode is Mode.DROP:  # the worker becomes the policy's user: let it use its scratch folder
         for path in (scratch, *scratch.iterdir()):
-            os.chown(path, sandbox.NOBODY, sandbox.NOBODY)
+            os.chown(path, uid, uid)
     parent, child = socket.socketpair()
     log = open(scratch / ".worker-output", "wb")
     try:
         proc = subprocess.Popen(
-            [*(prefix or []), *boot_command("dlgrade.worker.server", drop, str(child.fileno()))],
+            [*(prefix or []), *boot_command("dlgrade.worker.server", uid if mode is Mode.DROP else None,
+                                            str(child.fileno()))],
             pass_fds=[child.fileno()], cwd=scratch, env=env,
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )
     finally:
         child.close()
         log.close()
-    return Launched(proc, parent, scratch_dir, sandbox.NOBODY if drop else os.geteuid())
+    return Launched(proc, parent, scratch_dir, uid)

@@ -24,13 +24,11 @@ import torch  # noqa: E402
 from dlgrade.exposed import execute, protocol, tripwires  # noqa: E402
 from dlgrade.worker import limits  # noqa: E402
 
-OUTPUT_LIMIT = 64 * 1024
-
 
 class _CappedText(io.TextIOBase):
     """A text sink that keeps the first ``limit`` characters of what the student prints."""
 
-    def __init__(self, limit: int = OUTPUT_LIMIT) -> None:
+    def __init__(self, limit: int) -> None:
         self.parts: list[str] = []
         self.size = 0
         self.limit = limit
@@ -79,11 +77,10 @@ def load(module_name: str, chunks: list[dict]) -> tuple[dict, list[dict]]:
 def serve(sock: socket.socket) -> None:
     """Answer requests on ``sock`` until it closes."""
     torch.set_num_threads(1)
-    printed = _CappedText()
     protocol.send(sock, {"ok": True, "ready": True})
     hello = protocol.receive(sock)
-    if hello.get("limits"):
-        limits.apply(hello["limits"])
+    limits.apply(hello["limits"])
+    printed = _CappedText(hello["limits"]["printed_chars"])
     tripwires.install_tripwires(hello.get("forbidden", {}))
     with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
         namespace, errors = load(hello["module_name"], hello["chunks"])
