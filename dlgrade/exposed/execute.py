@@ -11,22 +11,21 @@ A request is plain data::
      "grad_outputs": [...] | None}
     {"op": "inspect", "target": "LSTMCell", "method": "forward"}
 
-and the response is ``{"ok": True, ...}`` or ``{"ok": False, "error": "...", "where": "..."}``.
+and the answer is a :class:`~dlgrade.exposed.wire.CallAnswer`, an
+:class:`~dlgrade.exposed.wire.InspectAnswer` or an :class:`~dlgrade.exposed.wire.ErrorAnswer`
+(the types are in :mod:`dlgrade.exposed.wire`).
 """
 from __future__ import annotations
 
 import inspect
-import os
-import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 
+from dlgrade.exposed import wire
 from dlgrade.exposed.tripwires import ForbiddenCallTracker, tripped_count, tripped_since
 
-# frames of dlgrade's own code (this package) are never the student's line
-_OWN_FILES = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -53,21 +52,6 @@ def _map_tensors(value: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
     return value
 
 
-def _error(where: str, exc: BaseException) -> dict:
-    frames = traceback.extract_tb(exc.__traceback__)
-    student_frames = [f for f in frames if not f.filename.startswith(_OWN_FILES)]
-    location = ""
-    if student_frames:
-        last = student_frames[-1]
-        location = f" (line {last.lineno}: {(last.line or '').strip()})"
-    message = f"{type(exc).__name__}: {exc}".strip()
-    if isinstance(exc, SystemExit):
-        message = f"SystemExit({exc.code!r}): your code called sys.exit()/exit()"
-    if isinstance(exc, NotImplementedError):
-        location = ""  # the stub's own raise: the message already says what to implement
-    return {"ok": False, "error": message + location, "where": where}
-
-
 def _signature(obj: Any) -> list[str] | None:
     try:
         return list(inspect.signature(obj).parameters)
@@ -75,26 +59,27 @@ def _signature(obj: Any) -> list[str] | None:
         return None
 
 
-def inspect_target(namespace: Mapping[str, Any], request: Mapping[str, Any]) -> dict:
+def inspect_target(namespace: Mapping[str, Any], request: wire.InspectRequest) -> wire.InspectAnswer:
     """Describe ``target`` (class or function) and the signature of ``method`` if given."""
     name = request["target"]
     obj = namespace.get(name)
     if obj is None:
-        return {"ok": True, "kind": "missing"}
-    kind = "class" if inspect.isclass(obj) else "function" if callable(obj) else "other"
-    info: dict[str, Any] = {"ok": True, "kind": kind}
-    if kind == "class":
+        return {"ok": True, "kind": wire.TargetKind.MISSING}
+    kind = (wire.TargetKind.CLASS if inspect.isclass(obj) else wire.TargetKind.FUNCTION if callable(obj)
+            else wire.TargetKind.OTHER)
+    info: wire.InspectAnswer = {"ok": True, "kind": kind}
+    if kind is wire.TargetKind.CLASS:
         info["is_module"] = issubclass(obj, torch.nn.Module)
         info["init"] = _signature(obj.__init__)
         method = request.get("method")
         if method:
             info["method"] = _signature(getattr(obj, method, None)) if hasattr(obj, method) else None
-    elif kind == "function":
+    elif kind is wire.TargetKind.FUNCTION:
         info["signature"] = _signature(obj)
     return info
 
 
-def build(namespace: Mapping[str, Any], request: Mapping[str, Any], tracker: ForbiddenCallTracker):
+def build(namespace: Mapping[str, Any], request: wire.CallRequest, tracker: ForbiddenCallTracker):
     """Construct the module (or fetch the function) named by ``request["target"]``."""
     name = request["target"]
     obj = namespace.get(name)
@@ -125,7 +110,8 @@ def build(namespace: Mapping[str, Any], request: Mapping[str, Any], tracker: For
     return module
 
 
-def call(namespace: Mapping[str, Any], request: Mapping[str, Any], forbidden: Mapping[str, str]) -> dict:
+def call(namespace: Mapping[str, Any], request: wire.CallRequest,
+         forbidden: Mapping[str, str]) -> wire.CallAnswer | wire.ErrorAnswer:
     """Build the target, call it, optionally backpropagate; return outputs and gradients."""
     tracker = ForbiddenCallTracker(forbidden)
     tripped_before = tripped_count()
@@ -137,11 +123,12 @@ def call(namespace: Mapping[str, Any], request: Mapping[str, Any], forbidden: Ma
     return response
 
 
-def _call(namespace: Mapping[str, Any], request: Mapping[str, Any], tracker: ForbiddenCallTracker) -> dict:
+def _call(namespace: Mapping[str, Any], request: wire.CallRequest,
+          tracker: ForbiddenCallTracker) -> wire.CallAnswer | wire.ErrorAnswer:
     try:
         target = build(namespace, request, tracker)
     except BaseException as exc:
-        return _error("building", exc)
+        return wire.exception_answer(wire.Where.BUILDING, exc)
     is_module = isinstance(target, torch.nn.Module)
     method = getattr(target, request.get("method") or "forward") if is_module else target
     args = list(request.get("args") or [])
@@ -156,20 +143,20 @@ def _call(namespace: Mapping[str, Any], request: Mapping[str, Any], tracker: For
         with tracker:
             out = method(*args, **kwargs)
     except BaseException as exc:
-        return _error("calling", exc) | {"forbidden": tracker.used}
-    response: dict[str, Any] = {"ok": True, "out": out, "forbidden": tracker.used}
+        return wire.exception_answer(wire.Where.CALLING, exc) | {"forbidden": tracker.used}
+    response: wire.CallAnswer = {"ok": True, "out": out, "forbidden": tracker.used, "inputs_after": []}
     # the inputs as they are after the call; the trusted side compares them with what it sent
     response["inputs_after"] = [t.detach().clone() for t in inputs]
     if grad_outputs is not None:
         try:
             response["grads"] = _gradients(out, grad_outputs, inputs, target if is_module else None)
         except BaseException as exc:
-            return _error("computing gradients", exc) | {"forbidden": tracker.used}
+            return wire.exception_answer(wire.Where.GRADIENTS, exc) | {"forbidden": tracker.used}
     response["out"] = _map_tensors(out, lambda t: t.detach())
     return response
 
 
-def _gradients(out: Any, grad_outputs: Any, inputs: list[torch.Tensor], module) -> dict:
+def _gradients(out: Any, grad_outputs: Any, inputs: list[torch.Tensor], module) -> wire.Gradients:
     outs, grads = leaves(out), leaves(grad_outputs)
     if len(outs) != len(grads):
         raise ValueError(f"expected {len(grads)} output tensors to backpropagate through, got {len(outs)}")
@@ -195,11 +182,11 @@ def _gradients(out: Any, grad_outputs: Any, inputs: list[torch.Tensor], module) 
     return {"inputs": input_grads, "params": dict(zip(params, result[n_inputs:]))}
 
 
-def run(namespace: Mapping[str, Any], request: Mapping[str, Any], forbidden: Mapping[str, str]) -> dict:
+def run(namespace: Mapping[str, Any], request: wire.Request, forbidden: Mapping[str, str]) -> wire.Answer:
     """Dispatch a request by its ``op``."""
     op = request.get("op")
-    if op == "call":
-        return call(namespace, request, forbidden)
-    if op == "inspect":
-        return inspect_target(namespace, request)
-    return {"ok": False, "error": f"unknown op {op!r}", "where": "protocol"}
+    if op == wire.Op.CALL:
+        return call(namespace, request, forbidden)  # type: ignore[arg-type]
+    if op == wire.Op.INSPECT:
+        return inspect_target(namespace, request)  # type: ignore[arg-type]
+    return wire.error_answer(wire.Where.PROTOCOL, f"unknown op {op!r}")

@@ -14,7 +14,7 @@ from typing import Any
 from dlgrade.authoring.mistakes import Mistake, module_from_source
 from dlgrade.authoring.registry import Assignment
 from dlgrade.authoring.translations import assignment_text
-from dlgrade.exposed import execute
+from dlgrade.exposed import execute, wire
 from dlgrade.exposed.tensorio import Fingerprints
 from dlgrade.grading.probes import Probe, grad_outputs_for, materialize
 from dlgrade.judging import feedback
@@ -78,7 +78,7 @@ class ReferenceSet:
         """The request that inspects ``target`` (and its ``method``) and the reference's answer (cached)."""
         key = f"api {target}.{method}"
         if key not in self._probes:
-            request = {"op": "inspect", "target": target, "method": method}
+            request: wire.InspectRequest = {"op": wire.Op.INSPECT, "target": target, "method": method}
             self._probes[key] = request, self.respond(request)
         return self._probes[key]
 

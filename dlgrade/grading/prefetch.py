@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 
 from dlgrade.errors import WorkerError
-from dlgrade.exposed import protocol
+from dlgrade.exposed import protocol, wire
 from dlgrade.exposed.tensorio import Fingerprints
 from dlgrade.supervisor.client import WorkerClient
 from dlgrade.supervisor.submission import Submission
@@ -95,12 +95,12 @@ class SubmissionRunner:
         try:
             return self.client.request(request, encoded)
         except WorkerError as exc:  # the student's code broke this call: it fails, the next one restarts
-            return {"ok": False, "error": str(exc), "where": "running"}
+            return wire.error_answer(wire.Where.RUNNING, str(exc))
 
     def __call__(self, request: dict) -> dict:
         """The worker's answer to ``request`` (what the judging asks for)."""
         if self.submission.problem:
-            return {"ok": False, "error": self.submission.problem, "where": "reading your submission"}
+            return wire.error_answer(wire.Where.READING, self.submission.problem)
         key = self.plan.key(request)
         with self._done:
             while key not in self._answers and key in self._pending:

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from dlgrade.exposed import wire
 from dlgrade.exposed.execute import DTYPES
 
 TRANSFORMS = {
@@ -109,12 +110,12 @@ def _draw(value: Any, generator: torch.Generator, dtype: torch.dtype) -> Any:
     return value
 
 
-def materialize(probe: Probe, reference: Mapping[str, Any]) -> dict:
+def materialize(probe: Probe, reference: Mapping[str, Any]) -> wire.CallRequest:
     """The concrete request for ``probe``; ``reference`` is the reference module's namespace."""
     dtype = DTYPES[probe.dtype]
     generator = torch.Generator().manual_seed(probe.seed)
-    request: dict[str, Any] = {
-        "op": "call", "target": probe.target, "dtype": probe.dtype, "method": probe.method,
+    request: wire.CallRequest = {
+        "op": wire.Op.CALL, "target": probe.target, "dtype": probe.dtype, "method": probe.method,
         "init": dict(probe.init) if probe.init is not None else None, "state_dict": None,
         "args": list(_draw(tuple(probe.args), generator, dtype)),
         "kwargs": _draw(dict(probe.kwargs), generator, dtype),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlgrade.exposed import execute, tensorio
+from dlgrade.exposed import execute, tensorio, wire
 from dlgrade.judging import feedback
 from dlgrade.judging.i18n import DEFAULT_LANG, LANGS, Messages
 
@@ -77,7 +77,7 @@ def run_checks(data: Mapping[str, Any], target: Callable[[dict], dict],
             try:
                 actual = target(check["request"])
             except Exception as exc:  # the worker died or timed out: report it like a failure
-                actual = {"ok": False, "error": str(exc), "where": "running"}
+                actual = wire.error_answer(wire.Where.RUNNING, str(exc))
             mistakes = [(hints[mistake_id], response) for mistake_id, response in check["mistakes"]]
             message = feedback.feedback(check["kind"], check["request"], check["expected"], actual, mistakes, lang)
             if message is not None:

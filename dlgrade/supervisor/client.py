@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dlgrade.errors import WorkerError, WorkerTimeout
-from dlgrade.exposed import protocol
+from dlgrade.exposed import protocol, wire
 from dlgrade.exposed.tensorio import DecodeError
 from dlgrade.judging.i18n import DEFAULT_LANG, Messages
 from dlgrade.supervisor.launcher import launch
@@ -63,10 +63,10 @@ class WorkerClient:
         self._shut = False
         self._load_failure: str | None = None
         self._outbox = bytearray()  # bytes of requests the worker's socket has not taken yet
-        self.load_report: dict | None = None
+        self.load_report: wire.LoadReport | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
-    def _start(self) -> dict:
+    def _start(self) -> wire.LoadReport:
         if self._shut:
             raise WorkerError(self.t("worker.stopped"))
         launched, self._launched = self._launched, None
@@ -80,9 +80,9 @@ class WorkerClient:
             self.close()
             raise WorkerError(self.t("worker.not_started")) from None
         self._receive(POLICY.start_timeout_s, self.t("doing.starting"))
-        hello = {"module_name": self.module_name, "forbidden": self.forbidden,
-                 "limits": self.limits.to_message(launched.processes_in_use()),
-                 "chunks": [{"label": c.label, "source": c.source} for c in self.submission.chunks]}
+        hello: wire.Load = {"module_name": self.module_name, "forbidden": dict(self.forbidden),
+                            "limits": self.limits.to_message(launched.processes_in_use()),
+                            "chunks": [{"label": c.label, "source": c.source} for c in self.submission.chunks]}
         try:
             report = self._exchange(hello, self.call_timeout, self.t("doing.loading"))
         except WorkerError as exc:  # the code itself hangs or kills the process: do not retry it
@@ -91,7 +91,7 @@ class WorkerClient:
         self.load_report = report
         return report
 
-    def ensure_started(self) -> dict:
+    def ensure_started(self) -> wire.LoadReport:
         """Start the worker if it is not running; return the load report."""
         if self._load_failure is not None:
             raise WorkerError(self._load_failure)
@@ -126,14 +126,14 @@ class WorkerClient:
         self.close()
 
     # -- requests -----------------------------------------------------------------------------
-    def request(self, request: Mapping[str, Any], encoded: bytes | None = None) -> dict:
+    def request(self, request: wire.Request, encoded: bytes | None = None) -> wire.Answer:
         """Send one request (``encoded``: it as :func:`protocol.encode` gives it, when the caller
         has it already); a dead, hung or misbehaving worker raises :class:`WorkerError`."""
         self.ensure_started()
         return self._exchange(encoded or protocol.encode(dict(request)), self.call_timeout, self.t("doing.running"))
 
-    def stream(self, requests: Sequence[tuple[Mapping[str, Any], bytes | None]],
-               in_flight: int = IN_FLIGHT_BYTES) -> Iterator[dict]:
+    def stream(self, requests: Sequence[tuple[wire.Request, bytes | None]],
+               in_flight: int = IN_FLIGHT_BYTES) -> Iterator[wire.Answer]:
         """Answers to ``(request, encoded)`` pairs, in order, keeping requests sent ahead (up to
         ``in_flight`` bytes of them; what the socket does not take yet waits in the outbox, so
         sending never blocks and nothing is lost) so the worker never waits for the next one. Each answer is timed from the previous
@@ -157,7 +157,7 @@ class WorkerClient:
                     yield answer
             except WorkerError as exc:
                 done += 1
-                yield {"ok": False, "error": str(exc), "where": "running"}
+                yield wire.error_answer(wire.Where.RUNNING, str(exc))
                 if isinstance(exc, WorkerTimeout):
                     return
 

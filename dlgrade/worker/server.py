@@ -1,7 +1,7 @@
 """Worker entry point: ``main([FD])``, started by :class:`dlgrade.supervisor.client.WorkerClient`.
 
-Runs in its own process, in a scratch folder, with the student's code. It receives a ``load``
-message with the submission's code chunks and the names of forbidden torch functions, then
+Runs in its own process, in a scratch folder, with the student's code. It receives a
+:class:`~dlgrade.exposed.wire.Load` message with the submission's code chunks and the names of forbidden torch functions, then
 answers requests (see :mod:`dlgrade.exposed.execute`) until the socket closes. It never sees expected
 values, the reference or the results file.
 """
@@ -21,7 +21,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 import torch  # noqa: E402
 
-from dlgrade.exposed import execute, protocol, tripwires  # noqa: E402
+from dlgrade.exposed import execute, protocol, tripwires, wire  # noqa: E402
 from dlgrade.worker import limits  # noqa: E402
 
 
@@ -54,7 +54,7 @@ class _NoIPython:
         return lambda *args, **kwargs: None
 
 
-def load(module_name: str, chunks: list[dict]) -> tuple[dict, list[dict]]:
+def load(module_name: str, chunks: list[wire.Chunk]) -> tuple[dict, list[wire.LoadError]]:
     """Execute the code chunks as module ``module_name``; a failing chunk does not stop the rest."""
     module = types.ModuleType(module_name)
     module.__file__ = os.path.abspath(f"{module_name}.py")
@@ -69,24 +69,25 @@ def load(module_name: str, chunks: list[dict]) -> tuple[dict, list[dict]]:
             code = compile(source, chunk["label"], "exec")
             exec(code, module.__dict__)
         except BaseException as exc:  # student code: anything can come out, SystemExit included
-            response = execute._error("loading", exc)
-            errors.append({"label": chunk["label"], "error": response["error"]})
+            errors.append({"label": chunk["label"], "error": wire.exception_answer(wire.Where.LOADING, exc)["error"]})
     return module.__dict__, errors
 
 
 def serve(sock: socket.socket) -> None:
     """Answer requests on ``sock`` until it closes."""
     torch.set_num_threads(1)
-    protocol.send(sock, {"ok": True, "ready": True})
-    hello = protocol.receive(sock)
+    ready: wire.Ready = {"ok": True, "ready": True}
+    protocol.send(sock, ready)
+    hello: wire.Load = protocol.receive(sock)
     limits.apply(hello["limits"])
     printed = _CappedText(hello["limits"]["printed_chars"])
     tripwires.install_tripwires(hello.get("forbidden", {}))
     with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
         namespace, errors = load(hello["module_name"], hello["chunks"])
     forbidden = hello.get("forbidden", {})
-    protocol.send(sock, {"ok": True, "errors": errors, "printed": printed.take(),
-                         "names": sorted(k for k in namespace if not k.startswith("__"))})
+    report: wire.LoadReport = {"ok": True, "errors": errors, "printed": printed.take(),
+                               "names": sorted(k for k in namespace if not k.startswith("__"))}
+    protocol.send(sock, report)
     while True:
         try:
             request = protocol.receive(sock)
@@ -96,13 +97,12 @@ def serve(sock: socket.socket) -> None:
             try:
                 response = execute.run(namespace, request, forbidden)
             except BaseException as exc:
-                response = execute._error("handling the request", exc)
+                response = wire.exception_answer(wire.Where.HANDLING, exc)
         response["printed"] = printed.take()
         try:
             protocol.send(sock, response)
         except Exception as exc:  # e.g. an output the packer cannot encode
-            protocol.send(sock, {"ok": False, "error": f"could not send the result: {exc}",
-                                 "where": "returning"})
+            protocol.send(sock, wire.error_answer(wire.Where.RETURNING, f"could not send the result: {exc}"))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,16 +29,17 @@ def warm_up() -> None:
     each worker (the first ``autograd.grad`` with ``grad_outputs`` alone costs about 0.3 s)."""
     import torch
 
-    from dlgrade.exposed import execute
+    from dlgrade.exposed import execute, wire
 
     torch.set_num_threads(1)
     namespace = {"Layer": torch.nn.Linear}
     for dtype in ("float32", "float64"):
         x = torch.randn(2, 3, dtype=execute.DTYPES[dtype]).tanh().softmax(-1)
-        request = {"op": "call", "target": "Layer", "init": {"in_features": 3, "out_features": 2},
-                   "dtype": dtype, "args": [x], "grad_outputs": [torch.ones(2, 2, dtype=x.dtype)]}
+        request: wire.CallRequest = {"op": wire.Op.CALL, "target": "Layer",
+                                     "init": {"in_features": 3, "out_features": 2}, "dtype": dtype, "args": [x],
+                                     "grad_outputs": [torch.ones(2, 2, dtype=x.dtype)]}
         execute.run(namespace, request, {"lstm_cell": "nn.LSTMCell"})
-        execute.run(namespace, {"op": "inspect", "target": "Layer", "method": "forward"}, {})
+        execute.run(namespace, {"op": wire.Op.INSPECT, "target": "Layer", "method": "forward"}, {})
 
 
 def main(argv: list[str]) -> None:
