@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from dlgrade.authoring.registry import get_assignment  # noqa: E402
-from dlgrade.grading.oracle import ReferenceSet  # noqa: E402
+from dlgrade.grading.oracle import ReferenceOracle  # noqa: E402
 
 # hostile submissions that fail fast (a hang would only measure --timeout)
 HOSTILE = {
@@ -74,7 +74,7 @@ def submissions(folder: Path, n: int) -> list[Path]:
     """N rnn submissions, each file different: the reference and every catalogued mistake in turn,
     and the hostile ones, each once, spread out (the 25th, 50th, ... submission)."""
     assignment = get_assignment("rnn")
-    reference = ReferenceSet(assignment)
+    reference = ReferenceOracle(assignment)
     correct = assignment.reference_source
     ordinary = itertools.cycle([("correct", correct)] + [(m.id, reference.mistake_source(m))
                                                          for m in assignment.mistakes])

@@ -10,6 +10,7 @@ import csv
 import html
 import io
 import json
+import os
 import re
 import subprocess
 import threading
@@ -25,6 +26,7 @@ from dlgrade.batch.progress import Progress
 from dlgrade.batch.report import hint_counts, pass_rates, summarize, write_report
 from dlgrade.batch.run import grade_batch, split_chunks
 from dlgrade.grading import results as gs
+from dlgrade.grading.options import GradingOptions
 from dlgrade.batch.entries import Entry
 from dlgrade.grading.results import gradescope_results, write_results
 
@@ -64,11 +66,11 @@ class FakeSessions:
         self.jobs: list[int | None] = []
         self.langs: list[str] = []
 
-    def __call__(self, assignment, entries, results_dir, timeout=None, jobs=None, lang="en"):
+    def __call__(self, assignment, entries, results_dir, options):
         with self.lock:
             self.calls.append([e.name for e in entries])
-            self.jobs.append(jobs)
-            self.langs.append(lang)
+            self.jobs.append(options.jobs)
+            self.langs.append(options.lang)
             self.running += 1
             self.most = max(self.most, self.running)
         try:
@@ -116,7 +118,7 @@ def test_sessions_run_in_parallel(tmp_path, monkeypatch, rnn, sessions):
     fake = FakeSessions(parties=sessions)
     monkeypatch.setattr(grade_module, "run_graders", fake)
     paths = write_subs(tmp_path / "subs", {f"s{i}": "full" for i in range(7)})
-    batch = grade_batch(rnn, paths, tmp_path / "out", jobs=6, sessions=sessions, report=False)
+    batch = grade_batch(rnn, paths, tmp_path / "out", GradingOptions(jobs=6, sessions=sessions), report=False)
     assert fake.most == sessions and len(fake.calls) == sessions
     assert fake.jobs == [6 // sessions] * sessions  # the workers are shared out between the sessions
     assert sorted(n for call in fake.calls for n in call) == sorted(f"s{i}" for i in range(7))
@@ -131,7 +133,7 @@ def test_jobs_default_to_one_more_than_the_cpus_with_a_session_per_four(tmp_path
                                                                          sessions):
     fake = FakeSessions(parties=sessions)
     monkeypatch.setattr(grade_module, "run_graders", fake)
-    monkeypatch.setattr(grade_module.os, "cpu_count", lambda: cpus)
+    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
     grade_batch(rnn, write_subs(tmp_path / "subs", {f"s{i}": "full" for i in range(5)}), tmp_path / "out",
                 report=False)
     assert fake.most == sessions and fake.jobs == [(cpus + 1) // sessions] * sessions
@@ -142,7 +144,7 @@ def test_killed_session_blames_its_current_submission_only(tmp_path, monkeypatch
     monkeypatch.setattr(grade_module, "run_graders", fake)
     kinds = {"a": "full", "b": "kill", "c": "full", "d": "full", "e": "full", "f": "full"}
     seen = []
-    batch = grade_batch(rnn, write_subs(tmp_path / "subs", kinds), tmp_path / "out", jobs=2, sessions=2,
+    batch = grade_batch(rnn, write_subs(tmp_path / "subs", kinds), tmp_path / "out", GradingOptions(jobs=2, sessions=2),
                         report=False, progress=lambda entry, results: seen.append((entry.name, results["score"])))
     scores = {g.entry.name: g.results["score"] for g in batch}
     assert scores == {"a": 5, "b": 0, "c": 5, "d": 5, "e": 5, "f": 5}
@@ -159,7 +161,7 @@ def test_failed_session_gives_placeholders_and_others_are_unaffected(tmp_path, m
     out = tmp_path / "out"
     write_results(out / "b" / "results.json", fake_results({n for n, _ in TESTS}))  # stale, from a past run
     batch = grade_batch(rnn, write_subs(tmp_path / "subs", {"a": "full", "b": "crash", "c": "full", "d": "full"}),
-                        out, jobs=2, sessions=2, report=False)
+                        out, GradingOptions(jobs=2, sessions=2), report=False)
     scores = {g.entry.name: g.results["score"] for g in batch}
     assert scores == {"a": 5, "b": 0, "c": 5, "d": 5}
     placeholder = batch[1].results["tests"]
@@ -183,7 +185,7 @@ def test_progress_reports_each_submission_as_it_finishes(tmp_path, monkeypatch, 
     monkeypatch.setattr(Progress, "__call__", spy)
     start = time.monotonic()
     grade_batch(rnn, write_subs(tmp_path / "subs", {f"s{i}": "full" for i in range(6)}), tmp_path / "out",
-                jobs=2, sessions=2, progress=progress, on_start=progress.start, report=False)
+                GradingOptions(jobs=2, sessions=2), progress=progress, on_start=progress.start, report=False)
     end = time.monotonic()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 6
@@ -298,7 +300,7 @@ def test_demo_grades_the_samples_as_batches_with_reports(tmp_path, monkeypatch, 
 
     fake = FakeSessions()
     monkeypatch.setattr(grade_module, "run_graders", fake)
-    monkeypatch.setattr(grade_module.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setattr(authoring_commands, "cmd_selftest", lambda args: 0)
     builds = []
     monkeypatch.setattr(packaging_commands, "cmd_build", lambda args: builds.append((args.out, args.assignment)) or 0)

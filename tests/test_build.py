@@ -17,7 +17,7 @@ from nbclient import NotebookClient
 from dlgrade.authoring.notebook import split_questions
 from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
 from dlgrade.authoring.template import solution_bodies
-from dlgrade.grading.oracle import ReferenceSet
+from dlgrade.grading.oracle import ReferenceOracle
 
 pytestmark = pytest.mark.slow
 
@@ -190,7 +190,7 @@ def _otter_run(autograder: Path, submission: Path, out: Path) -> tuple[subproces
 def _mistake_source(name: str, mistake_id: str) -> str:
     assignment = get_assignment(name)
     mistake = next(m for m in assignment.mistakes if m.id == mistake_id)
-    return ReferenceSet(assignment).mistake_source(mistake), mistake.hint
+    return ReferenceOracle(assignment).mistake_source(mistake), mistake.hint
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import pytest
 
 from dlgrade.authoring.notebook import split_questions
 from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
-from dlgrade.grading.oracle import ReferenceSet
+from dlgrade.grading.oracle import ReferenceOracle
 from dlgrade.handout.checks import load_checks
 from dlgrade.supervisor.submission import CHECK_TAG
 
@@ -50,7 +50,7 @@ def parse_report(stdout: str) -> tuple[list[str], tuple[int, int]]:
 
 
 def n_public_checks(assignment) -> int:
-    return len(load_checks(assignment.template_dir / assignment.checks_filename)["tests"])
+    return len(load_checks(assignment.template_dir / assignment.checks_filename).tests)
 
 
 def assert_no_traceback(proc: subprocess.CompletedProcess) -> None:
@@ -154,7 +154,7 @@ def test_catalogued_mistake_gets_its_hint(name, mistake_id, target, tmp_path):
     assignment = get_assignment(name)
     mistake = next(m for m in assignment.mistakes if m.id == mistake_id)
     folder = handout(assignment, tmp_path)
-    (folder / f"{assignment.module_name}.py").write_text(ReferenceSet(assignment).mistake_source(mistake))
+    (folder / f"{assignment.module_name}.py").write_text(ReferenceOracle(assignment).mistake_source(mistake))
     proc = run_check(f"{assignment.module_name}.py", cwd=folder)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert_no_traceback(proc)

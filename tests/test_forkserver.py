@@ -10,7 +10,7 @@ import torch
 
 from dlgrade.authoring.registry import get_assignment
 from dlgrade.errors import WorkerError
-from dlgrade.grading.prefetch import RequestPlan, SubmissionRunner
+from dlgrade.grading.prefetch import RequestPlan, AnswerPrefetcher
 from dlgrade.supervisor import bwrap
 from dlgrade.supervisor.policy import POLICY
 from dlgrade.supervisor.client import WorkerClient
@@ -161,7 +161,7 @@ def test_runner_answers_the_plan_ahead_and_each_request_once(forkserver):
     first, second = call("count", torch.zeros(1)), call("count", torch.ones(1))
     runners = []
     for _ in range(2):
-        runner = SubmissionRunner(Submission("t", [Chunk("t.py", source)]),
+        runner = AnswerPrefetcher(Submission("t", [Chunk("t.py", source)]),
                                   WorkerClient(Submission("t", [Chunk("t.py", source)]), "t", FORBIDDEN,
                                                spawn=forkserver.spawn), plan)
         runner.start()
@@ -175,7 +175,7 @@ def test_runner_answers_the_plan_ahead_and_each_request_once(forkserver):
 
 
 def test_runner_reports_an_unreadable_submission_without_a_worker():
-    runner = SubmissionRunner(Submission("t", [], problem="no rnn.py in the submission"), None, RequestPlan())
+    runner = AnswerPrefetcher(Submission("t", [], problem="no rnn.py in the submission"), None, RequestPlan())
     runner.start()
     assert runner(call("f", torch.ones(1))) == {"ok": False, "error": "no rnn.py in the submission",
                                                 "where": "reading your submission"}

@@ -161,9 +161,9 @@ def test_korean_handout_is_korean(dist_ko, tmp_path):
     checks_path = tmp_path / "rnn_checks.json"
     checks_path.write_bytes(members["rnn/rnn_checks.json"])
     checks = load_checks(checks_path)
-    assert checks["lang"] == "ko"
-    assert {re.sub(r" \[.*\]$", "", t["name"]) for t in checks["tests"]} <= set(text.tests.values())
-    assert set(checks["hints"].values()) <= set(text.hints.values()) and checks["hints"]
+    assert checks.lang == "ko"
+    assert {re.sub(r" \[.*\]$", "", t.name) for t in checks.tests} <= set(text.tests.values())
+    assert set(checks.hints.values()) <= set(text.hints.values()) and checks.hints
     assert "dlgrade/judging/messages/ko.py" in {n.removeprefix("rnn/") for n in members}
     with zipfile.ZipFile(dist_ko / "rnn" / "autograder.zip") as zf:
         config = json.loads(zf.read("otter_config.json"))

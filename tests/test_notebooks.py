@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 
 from dlgrade.authoring.notebook import split_questions
 from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
-from dlgrade.grading.oracle import ReferenceSet
+from dlgrade.grading.oracle import ReferenceOracle
 from dlgrade.supervisor.submission import CHECK_TAG
 
 pytestmark = pytest.mark.slow
@@ -147,7 +147,7 @@ def test_filled_notebook_passes_every_check(assignment, tmp_path):
 def test_notebook_with_a_catalogued_mistake_prints_its_hint(tmp_path):
     assignment = get_assignment("rnn")
     mistake = next(m for m in assignment.mistakes if m.id == "lstm_gate_order_ifog")
-    source = ReferenceSet(assignment).mistake_source(mistake)
+    source = ReferenceOracle(assignment).mistake_source(mistake)
     folder = copy_template(assignment, tmp_path)
     nb = execute(fill(load_notebook(folder, assignment), assignment, source), folder)
     assert cell_errors(nb) == []

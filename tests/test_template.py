@@ -291,23 +291,22 @@ def test_committed_checks_match_a_fresh_recording(assignment, generated):
     old = load_checks(committed(assignment, assignment.checks_filename))
     new = load_checks(generated / assignment.checks_filename)
     hint = f"student_template/{assignment.name}/{assignment.checks_filename} is out of date: {REGENERATE}"
-    assert {k: v for k, v in old.items() if k != "tests"} == \
-        {k: v for k, v in new.items() if k != "tests"}, hint
-    assert old["assignment"] == assignment.name
-    assert [(t["name"], t["nodeid"], t["points"]) for t in old["tests"]] == \
-        [(t["name"], t["nodeid"], t["points"]) for t in new["tests"]], hint
-    for old_test, new_test in zip(old["tests"], new["tests"]):
-        where = old_test["nodeid"]
-        assert [c["kind"] for c in old_test["checks"]] == [c["kind"] for c in new_test["checks"]], hint
-        for i, (a, b) in enumerate(zip(old_test["checks"], new_test["checks"])):
+    assert (old.assignment, old.lang, old.forbidden, old.hints) == (new.assignment, new.lang, new.forbidden,
+                                                                   new.hints), hint
+    assert old.assignment == assignment.name
+    assert [(t.name, t.nodeid, t.points) for t in old.tests] == [(t.name, t.nodeid, t.points) for t in new.tests], hint
+    for old_test, new_test in zip(old.tests, new.tests):
+        where = old_test.nodeid
+        assert [c.kind for c in old_test.checks] == [c.kind for c in new_test.checks], hint
+        for i, (a, b) in enumerate(zip(old_test.checks, new_test.checks)):
             at = f"{where} check {i}"
-            assert sorted(a) == sorted(b), f"{at}: {hint}"
+            assert (a.mistakes is None) == (b.mistakes is None), f"{at}: {hint}"
             # requests (targets, init arguments, parameters, inputs, upstream gradients) are drawn
             # from seeded generators: exactly equal
-            _assert_same(b["request"], a["request"], f"{at} request", float_tolerance=False)
-            _assert_same(b["expected"], a["expected"], f"{at} expected", float_tolerance=True)
-            assert [h for h, _ in a["mistakes"]] == [h for h, _ in b["mistakes"]], f"{at}: mistake hints differ"
-            for (h, ra), (_, rb) in zip(a["mistakes"], b["mistakes"]):
+            _assert_same(b.request, a.request, f"{at} request", float_tolerance=False)
+            _assert_same(b.expected, a.expected, f"{at} expected", float_tolerance=True)
+            assert [h for h, _ in a.mistakes] == [h for h, _ in b.mistakes], f"{at}: mistake hints differ"
+            for (h, ra), (_, rb) in zip(a.mistakes, b.mistakes):
                 _assert_same(rb, ra, f"{at} mistake {h!r}", float_tolerance=True)
 
 
@@ -315,18 +314,18 @@ def test_checks_file_format(assignment):
     data = json.loads(committed(assignment, assignment.checks_filename).read_text())
     assert data["assignment"] == assignment.name
     assert data["forbidden"] == assignment.forbidden
-    tests = load_checks(assignment.template_dir / assignment.checks_filename)["tests"]
+    tests = load_checks(assignment.template_dir / assignment.checks_filename).tests
     assert tests, "no public checks recorded"
     targets = {q.target for q in assignment.questions}
     for test in tests:
-        assert test["points"] > 0
-        assert test["checks"], test["name"]
-        for check in test["checks"]:
-            assert check["kind"] in ("api", "shapes", "values", "gradients", "unchanged")
-            assert check["request"]["target"] in targets
-            assert check["expected"]["ok"] is True
+        assert test.points > 0
+        assert test.checks, test.name
+        for check in test.checks:
+            assert check.kind in ("api", "shapes", "values", "gradients", "unchanged")
+            assert check.request["target"] in targets
+            assert check.expected["ok"] is True
     # every question has at least one public check
-    assert {c["request"]["target"] for t in tests for c in t["checks"]} == targets
+    assert {c.request["target"] for t in tests for c in t.checks} == targets
 
 
 def _solution_lines(assignment) -> list[str]:

@@ -85,5 +85,5 @@ def test_no_other_zone_imports_the_worker_process():
 
 def test_the_import_check_sees_imports_inside_functions(tmp_path):
     sample = tmp_path / "m.py"
-    sample.write_text("def f():\n    from dlgrade.grading.oracle import ReferenceSet\n    import dlgrade.batch.run\n")
-    assert imported(sample) == {"dlgrade.grading.oracle", "dlgrade.grading.oracle.ReferenceSet", "dlgrade.batch.run"}
+    sample.write_text("def f():\n    from dlgrade.grading.oracle import ReferenceOracle\n    import dlgrade.batch.run\n")
+    assert imported(sample) == {"dlgrade.grading.oracle", "dlgrade.grading.oracle.ReferenceOracle", "dlgrade.batch.run"}

@@ -10,7 +10,7 @@ from dlgrade.authoring.registry import Assignment
 from dlgrade.authoring.template import make_stub
 from dlgrade.batch.entries import Entry, read_results
 from dlgrade.grading.child import run_graders
-from dlgrade.grading.oracle import ReferenceSet
+from dlgrade.grading.oracle import ReferenceOracle
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Row:
 
 def selftest(assignment: Assignment) -> list[Row]:
     """Grade the reference, the stub and every mistake of ``assignment`` in one batch."""
-    reference = ReferenceSet(assignment)
+    reference = ReferenceOracle(assignment)
     solution = assignment.solution_source
     variants = {"reference": solution, "stub": make_stub(solution)}
     hints = {}

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dlgrade.authoring.registry import ASSIGNMENTS, Assignment, get_assignment
 from dlgrade.cli import positive_int, positive_seconds
+from dlgrade.grading.options import JOBS_PER_SESSION, GradingOptions, default_jobs
 from dlgrade.judging.i18n import DEFAULT_LANG, LANGS
 from dlgrade.supervisor.policy import POLICY
 
@@ -23,9 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=positive_seconds, default=POLICY.call_timeout_s, help="seconds allowed per call into student code")
     p.add_argument("--jobs", type=positive_int,
                    help="workers running student code at once "
-                        f"(default: one more than the CPUs, {(os.cpu_count() or 1) + 1} here)")
+                        f"(default: one more than the CPUs, {default_jobs()} here)")
     p.add_argument("--sessions", type=positive_int,
-                   help="grading sessions (trusted processes checking answers) at once; default: one per 4 jobs")
+                   help=f"grading sessions (trusted processes checking answers) at once; default: one per {JOBS_PER_SESSION} jobs")
     p.add_argument("submissions", nargs="+",
                    help=".py, .ipynb, folder or .zip; or a Gradescope export (folder or .zip with submission_metadata.yml)")
     p.add_argument("--lang", choices=LANGS, default=DEFAULT_LANG,
@@ -39,17 +39,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_demo)
 
 
-def grade_with_progress(assignment: Assignment, paths: list[Path], out: Path, timeout: float | None = None,
-                        jobs: int | None = None, sessions: int | None = None,
-                        lang: str = DEFAULT_LANG) -> list[Graded]:
+def grade_with_progress(assignment: Assignment, paths: list[Path], out: Path,
+                        options: GradingOptions | None = None) -> list[Graded]:
     """Grade a batch (report included), showing progress as submissions finish."""
     from dlgrade.batch.progress import Progress
     from dlgrade.batch.run import grade_batch
 
     progress = Progress()
     try:
-        return grade_batch(assignment, paths, out, timeout=timeout, jobs=jobs, progress=progress,
-                           on_start=progress.start, sessions=sessions, lang=lang)
+        return grade_batch(assignment, paths, out, options, progress=progress, on_start=progress.start)
     finally:
         progress.close()
 
@@ -59,8 +57,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
     assignment = get_assignment(args.assignment)
     out = Path(args.out)
-    batch = grade_with_progress(assignment, [Path(p) for p in args.submissions], out, args.timeout, args.jobs,
-                                args.sessions, args.lang)
+    options = GradingOptions(timeout=args.timeout, jobs=args.jobs or default_jobs(), sessions=args.sessions,
+                             lang=args.lang)
+    batch = grade_with_progress(assignment, [Path(p) for p in args.submissions], out, options)
     print(score_table(batch))
     print(f"Results: {out / '<name>' / 'results.json'}; gradebook: {out / 'gradebook.csv'}")
     print(f"Report: {out / 'report.html'}")

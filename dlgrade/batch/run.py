@@ -3,13 +3,12 @@
 One pytest session (:func:`run_graders`) grades the batch, with ``jobs`` workers running at once
 (the submission being checked and the next ones, answering ahead; see
 :mod:`dlgrade.grading.prefetch`). Machines with many CPUs split the batch into several sessions,
-one per :data:`JOBS_PER_SESSION` jobs, all at once. ``results.json`` files are written per
+one per :data:`~dlgrade.grading.options.JOBS_PER_SESSION` jobs, all at once. ``results.json`` files are written per
 submission as each session goes, which is how progress is followed and how a killed session is
 survived.
 """
 from __future__ import annotations
 
-import os
 import tempfile
 import threading
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -22,20 +21,13 @@ from dlgrade.batch.gradebook import Graded, score_table, write_gradebook
 from dlgrade.errors import UsageError
 from dlgrade.batch.entries import Entry, read_results, safe_name, submission_name, uniquify
 from dlgrade.grading.child import run_graders
+from dlgrade.grading.options import GradingOptions
 from dlgrade.grading.results import TestResult, gradescope_results, write_results
-from dlgrade.judging.i18n import DEFAULT_LANG
 
 __all__ = ["grade", "grade_batch", "collect_entries", "split_chunks", "score_table", "write_gradebook"]
 
 ProgressCallback = Callable[[Entry, dict], None]
 POLL_S = 0.2
-JOBS_PER_SESSION = 4  # one grading session judges answers about as fast as four workers produce them
-
-
-def default_jobs() -> int:
-    """Workers at once: one more than the CPUs, so one is always ready while the trusted process
-    judges (measured on 2 CPUs: 3 workers grade a batch about 10% faster than 2)."""
-    return (os.cpu_count() or 1) + 1
 
 
 def collect_entries(paths: list[Path], workdir: Path) -> list[Entry]:
@@ -69,8 +61,8 @@ def _failed_run(entry: Entry, why: str) -> dict:
     return gradescope_results([test], f"{entry.path.name}: not graded")
 
 
-def _grade_chunk(assignment: Assignment, entries: list[Entry], out_dir: Path, timeout: float | None,
-                 jobs: int, lang: str, stop: threading.Event) -> tuple[dict[str, dict], list[str]]:
+def _grade_chunk(assignment: Assignment, entries: list[Entry], out_dir: Path, options: GradingOptions,
+                 stop: threading.Event) -> tuple[dict[str, dict], list[str]]:
     """Grade ``entries`` in one pytest session (more after a killed one); every entry gets a results file."""
     results: dict[str, dict] = {}
     pending, logs = entries, []
@@ -81,7 +73,7 @@ def _grade_chunk(assignment: Assignment, entries: list[Entry], out_dir: Path, ti
 
     while pending and not stop.is_set():
         try:
-            proc = run_graders(assignment, pending, out_dir, timeout=timeout, jobs=jobs, lang=lang)
+            proc = run_graders(assignment, pending, out_dir, options)
         except OSError as exc:
             logs.append(f"could not start the graders: {exc}")
             for entry in pending:
@@ -125,18 +117,18 @@ def _import_report() -> None:
     from matplotlib.backends import backend_agg  # noqa: F401
 
 
-def grade_batch(assignment: Assignment, paths: list[Path], out_dir: Path, timeout: float | None = None,
-                jobs: int | None = None, progress: ProgressCallback | None = None,
-                on_start: Callable[[int], None] | None = None, report: bool = True,
-                sessions: int | None = None, lang: str = DEFAULT_LANG) -> list[Graded]:
-    """Grade ``paths`` with ``jobs`` workers at once (default: :func:`default_jobs`) in ``sessions``
-    pytest sessions (default: one per :data:`JOBS_PER_SESSION` jobs); what students read (test
-    names, feedback, hints) is in ``lang``, the gradebook and the report in English.
+def grade_batch(assignment: Assignment, paths: list[Path], out_dir: Path, options: GradingOptions | None = None,
+                progress: ProgressCallback | None = None, on_start: Callable[[int], None] | None = None,
+                report: bool = True) -> list[Graded]:
+    """Grade ``paths`` as ``options`` say: ``options.jobs`` workers at once in
+    :meth:`~dlgrade.grading.options.GradingOptions.session_count` pytest sessions; what students
+    read (test names, feedback, hints) is in ``options.lang``, the gradebook and the report in English.
 
     Writes ``out_dir/<name>/results.json``, ``gradebook.csv``, ``grading.log`` and, with
     ``report``, ``report.html``, ``scores.png`` and ``<name>/feedback.html``. ``on_start(total)``
     is called once the submissions are known, ``progress(entry, results)`` as each one finishes.
     """
+    options = options or GradingOptions()
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise UsageError(f"no such file or folder: {missing[0]}")
@@ -151,12 +143,11 @@ def grade_batch(assignment: Assignment, paths: list[Path], out_dir: Path, timeou
             (out_dir / entry.name / "results.json").unlink(missing_ok=True)
         if on_start is not None:
             on_start(len(entries))
-        jobs = jobs or default_jobs()
-        chunks = split_chunks(entries, sessions or max(1, jobs // JOBS_PER_SESSION))
-        per_session = max(1, jobs // len(chunks))
+        chunks = split_chunks(entries, options.session_count(len(entries)))
+        per_session = options.per_session(len(chunks))
         stop = threading.Event()
         with ThreadPoolExecutor(max_workers=len(chunks), thread_name_prefix="dlgrade-chunk") as pool:
-            futures = [pool.submit(_grade_chunk, assignment, chunk, out_dir, timeout, per_session, lang, stop)
+            futures = [pool.submit(_grade_chunk, assignment, chunk, out_dir, per_session, stop)
                        for chunk in chunks]
             try:
                 _follow(futures, entries, out_dir, progress)
@@ -179,10 +170,8 @@ def grade_batch(assignment: Assignment, paths: list[Path], out_dir: Path, timeou
     return batch
 
 
-def grade(assignment: Assignment, paths: list[Path], out_dir: Path, timeout: float | None = None,
-          jobs: int | None = None, progress: ProgressCallback | None = None,
-          report: bool = False, sessions: int | None = None, lang: str = DEFAULT_LANG) -> dict[str, dict]:
+def grade(assignment: Assignment, paths: list[Path], out_dir: Path, options: GradingOptions | None = None,
+          progress: ProgressCallback | None = None, report: bool = False) -> dict[str, dict]:
     """:func:`grade_batch`, returning ``{name: results}`` (no HTML report unless ``report``)."""
-    batch = grade_batch(assignment, paths, out_dir, timeout=timeout, jobs=jobs, progress=progress, report=report,
-                        sessions=sessions, lang=lang)
+    batch = grade_batch(assignment, paths, out_dir, options, progress=progress, report=report)
     return {g.entry.name: g.results for g in batch}

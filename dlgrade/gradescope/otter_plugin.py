@@ -46,6 +46,7 @@ def grade_copy(submission_path: str | Path, assignment_name: str, kit: Path, lan
     """Grade a private copy of the submission with dlgrade, feedback in ``lang``."""
     from dlgrade.authoring.registry import ASSIGNMENTS, Assignment
     from dlgrade.batch.run import grade
+    from dlgrade.grading.options import GradingOptions
 
     if assignment_name not in ASSIGNMENTS:
         raise ValueError(f"unknown assignment {assignment_name!r}")
@@ -55,7 +56,7 @@ def grade_copy(submission_path: str | Path, assignment_name: str, kit: Path, lan
         private.mkdir()
         source = Path(submission_path)
         shutil.copy(source, private / source.name)
-        results = grade(assignment, [private / source.name], Path(tmp) / "results", lang=lang)
+        results = grade(assignment, [private / source.name], Path(tmp) / "results", GradingOptions(lang=lang))
     (result,) = results.values()
     return result
 

@@ -10,6 +10,7 @@ from typing import Protocol
 from pathlib import Path
 
 from dlgrade.authoring.registry import Assignment
+from dlgrade.grading.options import GradingOptions
 from dlgrade.judging.i18n import DEFAULT_LANG
 
 
@@ -40,19 +41,16 @@ def pytest_command(assignment: Assignment, *options: str) -> list[str]:
 
 
 def run_graders(assignment: Assignment, entries: list[ToGrade], results_dir: Path,
-                timeout: float | None = None, jobs: int | None = None,
-                lang: str = DEFAULT_LANG) -> subprocess.CompletedProcess:
-    """Grade ``entries`` in one pytest session with ``jobs`` workers at once (default: the CPU
-    count), feedback in ``lang``; results land in ``results_dir/<name>/results.json``."""
+                options: GradingOptions | None = None) -> subprocess.CompletedProcess:
+    """Grade ``entries`` in one pytest session as ``options`` say (``options.jobs`` workers at
+    once, feedback in ``options.lang``); results land in ``results_dir/<name>/results.json``."""
+    options = options or GradingOptions()
     results_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp:
         manifest = Path(tmp) / "manifest.json"
         manifest.write_text(json.dumps([{"name": e.name, "path": str(e.path.resolve())} for e in entries]))
         command = pytest_command(assignment, "--dlgrade-manifest", str(manifest),
-                                 "--dlgrade-results", str(results_dir.resolve()),
-                                 *(["--dlgrade-timeout", str(timeout)] if timeout is not None else []),
-                                 *(["--dlgrade-jobs", str(jobs)] if jobs is not None else []),
-                                 "--dlgrade-lang", lang)
+                                 "--dlgrade-results", str(results_dir.resolve()), *options.pytest_args())
         return subprocess.run(command, capture_output=True, text=True, cwd=tmp, env=_grader_env(assignment))
 
 

@@ -21,7 +21,7 @@ from dlgrade.judging import feedback
 from dlgrade.judging.i18n import DEFAULT_LANG
 
 
-class ReferenceSet:
+class ReferenceOracle:
     """Answers requests with the reference, and with each catalogued mistake on demand.
     ``hints`` (mistake id -> hint) is what students read, in their language."""
 

@@ -1,7 +1,7 @@
 """A submission's worker, asked ahead of the judging so that both CPU cores work at once.
 
 Every submission of a batch gets the same requests (the graders' recorded checks, see
-:mod:`dlgrade.grading.replay`), kept as a :class:`RequestPlan`. A :class:`SubmissionRunner`
+:mod:`dlgrade.grading.scoring`), kept as a :class:`RequestPlan`. A :class:`AnswerPrefetcher`
 sends its worker the whole plan from a background thread as soon as it starts -- for the next
 submissions too, while the trusted process still judges the current one -- and the judging reads
 the answers as they come. A request not in the plan is sent when asked, after the plan's;
@@ -51,7 +51,7 @@ class RequestPlan:
             return list(self._items)
 
 
-class SubmissionRunner:
+class AnswerPrefetcher:
     """A submission, its worker (none when the submission could not be read) and its answers."""
 
     def __init__(self, submission: Submission, client: WorkerClient | None, plan: RequestPlan) -> None:

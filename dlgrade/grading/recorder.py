@@ -1,27 +1,30 @@
 """The ``grader`` fixture's object: what graders call, and how a submission's answer is judged.
 
-A grader test is a fixed sequence of checks. Each :class:`Grader` method builds one -- a kind, a
-concrete request and the reference's answer -- and records it. A grading session runs the graders
+A grader test is a fixed sequence of checks. Each :class:`CheckRecorder` method builds one -- a
+kind (:mod:`dlgrade.judging.kinds`), a concrete request and the reference's answer -- and adds it
+to the test's :class:`~dlgrade.judging.replay.RecordedTest`. A grading session runs the graders
 once, against the reference, and then replays the recorded checks against every submission
-(:mod:`dlgrade.grading.replay`): a test passes when every check does and fails with the feedback
-of its first failing one. Record mode keeps, with each public check, the answers of the
+(:mod:`dlgrade.grading.scoring`): a test passes when every check does and fails with the
+feedback of its first failing one. Record mode keeps, with each public check, the answers of the
 catalogued mistakes, for the students' local checks.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dlgrade.grading.oracle import ReferenceSet
+from dlgrade.exposed import wire
+from dlgrade.grading.oracle import ReferenceOracle
 from dlgrade.grading.probes import Probe
 from dlgrade.judging import feedback
+from dlgrade.judging.replay import RecordedCheck, RecordedTest
 
 
-class Grader:
-    """Records the checks one grader test makes, in order, into ``recorder``."""
+class CheckRecorder:
+    """Records the checks one grader test makes, in order, into ``test``."""
 
-    def __init__(self, reference: ReferenceSet, recorder: list[dict], with_mistakes: bool = False) -> None:
+    def __init__(self, reference: ReferenceOracle, test: RecordedTest, with_mistakes: bool = False) -> None:
         self.reference = reference
-        self.recorder = recorder
+        self.test = test
         self.with_mistakes = with_mistakes
 
     # -- what graders call --------------------------------------------------------------------
@@ -48,19 +51,17 @@ class Grader:
     # -- machinery ----------------------------------------------------------------------------
     def _record(self, kind: str, request: dict, expected: dict) -> None:
         self.reference.verify(kind, request, expected)
-        check = {"kind": kind, "request": request, "expected": expected}
-        if self.with_mistakes:
-            check["mistakes"] = [list(m) for m in self.reference.distinct_mistakes(kind, request, expected)]
-        self.recorder.append(check)
+        mistakes = tuple(self.reference.distinct_mistakes(kind, request, expected)) if self.with_mistakes else None
+        self.test.checks.append(RecordedCheck(kind, request, expected, mistakes))
 
 
-def judge(reference: ReferenceSet, kind: str, request: dict, expected: dict, actual: dict) -> str | None:
+def judge(reference: ReferenceOracle, check: RecordedCheck, actual: wire.Answer) -> str | None:
     """The feedback on a submission's answer to a check (None when it passes), in the
     reference's language, with a ``Hint:`` line for each catalogued mistake it reproduces (the
     mistakes run only when it fails)."""
 
     def mistakes() -> Iterator[tuple[str, dict]]:
-        for mistake_id, response in reference.distinct_mistakes(kind, request, expected):
+        for mistake_id, response in reference.distinct_mistakes(check.kind, check.request, check.expected):
             yield reference.hints[mistake_id], response
 
-    return feedback.feedback(kind, request, expected, actual, mistakes(), reference.lang)
+    return feedback.feedback(check.kind, check.request, check.expected, actual, mistakes(), reference.lang)

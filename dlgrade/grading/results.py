@@ -7,8 +7,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-PUBLIC = "visible"
-HIDDEN = "after_published"
+from dlgrade.judging.replay import HIDDEN, PUBLIC
+
+__all__ = ["HIDDEN", "PUBLIC", "TestResult", "gradescope_results", "write_results"]
 
 
 @dataclass

@@ -1,9 +1,10 @@
 """Students' local checks: replay the public graders against precomputed expected answers.
 
 The handout ships ``<assignment>_checks.json``, recorded from the reference by ``dlgrade
-generate``: its language, for every public grader its name, points and checks (request, expected
-answer, and the answers of catalogued mistakes by id), and the hints of those mistakes (the
-``Hint:`` lines). Nothing here needs the reference. Messages are in the file's language.
+generate``: its language, for every public grader a :class:`~dlgrade.judging.replay.RecordedTest`
+(name, points and checks: request, expected answer, and the answers of catalogued mistakes by
+id), and the hints of those mistakes (the ``Hint:`` lines). Nothing here needs the reference.
+Messages are in the file's language.
 """
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ from typing import Any
 
 from dlgrade.exposed import execute, tensorio, wire
 from dlgrade.judging import feedback
-from dlgrade.judging.i18n import DEFAULT_LANG, LANGS, Messages
+from dlgrade.judging.i18n import DEFAULT_LANG, Messages, require_lang
+from dlgrade.judging.kinds import kind_of
+from dlgrade.judging.replay import RecordedCheck, RecordedTest, first_failure
+
+FORMAT = 2  # the checks file's format number
 
 
 @dataclass
@@ -35,54 +40,74 @@ class ChecksFileError(ValueError):
     """A public checks file is missing, unreadable or not in the expected format."""
 
 
-def load_checks(path: Path) -> dict:
+@dataclass(frozen=True)
+class ChecksFile:
+    """What ``<assignment>_checks.json`` holds."""
+
+    assignment: str
+    lang: str
+    forbidden: dict[str, str]
+    hints: dict[str, str]
+    tests: list[RecordedTest]
+
+    def to_json(self) -> str:
+        """The file's text (tensors as base64 blobs; the same records give the same bytes)."""
+        data = {"assignment": self.assignment, "format": FORMAT, "lang": self.lang, "forbidden": self.forbidden,
+                "hints": self.hints, "tests": tensorio.to_json([t.to_plain() for t in self.tests])}
+        return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> ChecksFile:
+        """The checks ``text`` holds; KeyError/TypeError/ValueError/AttributeError when it holds none."""
+        data = json.loads(text)
+        if not isinstance(data, dict) or not isinstance(data.get("assignment"), str):
+            raise ValueError("no assignment name")
+        hints = data.get("hints", {})
+        if not isinstance(hints, dict) or not all(isinstance(h, str) for h in hints.values()):
+            raise ValueError("hints must map mistake ids to text")
+        forbidden = data.get("forbidden", {})
+        if not isinstance(forbidden, dict):
+            raise ValueError("forbidden must map names to labels")
+        tests = [RecordedTest.from_plain(t) for t in tensorio.from_json(data["tests"])]
+        for check in (c for test in tests for c in test.checks):
+            kind_of(check.kind)
+            if any(mistake_id not in hints for mistake_id, _ in check.mistakes or ()):
+                raise ValueError("a check names a mistake without a hint")
+        return cls(data["assignment"], require_lang(data.get("lang", DEFAULT_LANG)), forbidden, hints, tests)
+
+
+def load_checks(path: Path) -> ChecksFile:
     """Read a public checks file; anything malformed raises :class:`ChecksFileError`."""
     path = Path(path)
     if not path.is_file():
         raise ChecksFileError(f"{path} is not a file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or not isinstance(data.get("assignment"), str):
-            raise ValueError("no assignment name")
-        data["tests"] = tensorio.from_json(data["tests"])
-        data.setdefault("lang", DEFAULT_LANG)
-        if data["lang"] not in LANGS:
-            raise ValueError(f"unknown language {data['lang']!r}")
-        hints = data.setdefault("hints", {})
-        if not isinstance(hints, dict) or not all(isinstance(h, str) for h in hints.values()):
-            raise ValueError("hints must map mistake ids to text")
-        for test in data["tests"]:
-            for check in test["checks"]:
-                if check["kind"] not in feedback.KINDS or not isinstance(check["request"], dict):
-                    raise ValueError("unknown check")
-                if any(mistake_id not in hints for mistake_id, _ in check["mistakes"]):
-                    raise ValueError("a check names a mistake without a hint")
+        checks = ChecksFile.from_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ChecksFileError(f"{path.name} is not a valid checks file ({type(exc).__name__}: {exc})") from None
-    if not data["tests"]:
+    if not checks.tests:
         raise ChecksFileError(f"{path.name} holds no checks")
-    return data
+    return checks
 
 
-def run_checks(data: Mapping[str, Any], target: Callable[[dict], dict],
+def run_checks(checks: ChecksFile, target: Callable[[dict], wire.Answer],
                only: str | None = None) -> list[CheckResult]:
     """Run every recorded public grader (or those for target ``only``) against ``target``."""
-    lang, hints = data.get("lang", DEFAULT_LANG), data.get("hints", {})
+
+    def ask(request: dict) -> wire.Answer:
+        try:
+            return target(request)
+        except Exception as exc:  # the worker died or timed out: report it like a failure
+            return wire.error_answer(wire.Where.RUNNING, str(exc))
+
+    def judge(check: RecordedCheck, actual: wire.Answer) -> str | None:
+        mistakes = [(checks.hints[mistake_id], answer) for mistake_id, answer in check.mistakes or ()]
+        return feedback.feedback(check.kind, check.request, check.expected, actual, mistakes, checks.lang)
+
     results = []
-    for test in data["tests"]:
-        if only is not None and not any(c["request"]["target"] == only for c in test["checks"]):
-            continue
-        message = None
-        for check in test["checks"]:
-            try:
-                actual = target(check["request"])
-            except Exception as exc:  # the worker died or timed out: report it like a failure
-                actual = wire.error_answer(wire.Where.RUNNING, str(exc))
-            mistakes = [(hints[mistake_id], response) for mistake_id, response in check["mistakes"]]
-            message = feedback.feedback(check["kind"], check["request"], check["expected"], actual, mistakes, lang)
-            if message is not None:
-                break
-        results.append(CheckResult(test["name"], test["points"], message))
+    for test in checks.tests:
+        if only is None or any(c.request["target"] == only for c in test.checks):
+            results.append(CheckResult(test.name, test.points, first_failure(test.checks, ask, judge)))
     return results
 
 
@@ -109,10 +134,9 @@ def find_checks_file(module_name: str, start: Path | None = None) -> Path:
 
 def check(target: str, namespace: Mapping[str, Any], checks_file: str | Path | None = None) -> bool:
     """Notebook check cell: run the public checks for ``target`` on the notebook's own objects."""
-    data = load_checks(Path(checks_file) if checks_file else _guess_checks_file())
-    forbidden = data.get("forbidden", {})
-    results = run_checks(data, lambda request: execute.run(namespace, request, forbidden), only=target)
-    print(format_report(results, data["lang"]))
+    checks = load_checks(Path(checks_file) if checks_file else _guess_checks_file())
+    results = run_checks(checks, lambda request: execute.run(namespace, request, checks.forbidden), only=target)
+    print(format_report(results, checks.lang))
     return all(r.passed for r in results)
 
 

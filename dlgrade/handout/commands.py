@@ -62,16 +62,16 @@ def _check_with(args: argparse.Namespace, path: Path, launched) -> int:
     if not checks_file.exists():
         raise UsageError(f"no such checks file: {checks_file}")
     try:
-        data = load_checks(checks_file)
+        checks = load_checks(checks_file)
     except ChecksFileError as exc:
         raise UsageError(str(exc)) from None
-    submission = load_submission(path, data["assignment"])
+    submission = load_submission(path, checks.assignment)
     if submission.problem:
         raise UsageError(submission.problem)
-    with WorkerClient(submission, data["assignment"], data.get("forbidden", {}), launched=launched,
-                      lang=data["lang"]) as client:
-        results = run_checks(data, client.request)
+    with WorkerClient(submission, checks.assignment, checks.forbidden, launched=launched,
+                      lang=checks.lang) as client:
+        results = run_checks(checks, client.request)
         for line in client.load_errors():
             print(line)
-    print(format_report(results, data["lang"]))
+    print(format_report(results, checks.lang))
     return 0 if all(r.passed for r in results) else 1

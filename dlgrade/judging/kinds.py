@@ -1,0 +1,162 @@
+"""The kinds of check a grader makes, one class each: what it compares and how it words a failure.
+
+A kind turns a request, the reference's answer and a submission's answer into the problems it
+finds (none: the check passes). ``api`` inspects names and signatures; the others call the
+student's code (:class:`CallCheck`) and compare the output's structure (``shapes``), its values
+(``values``), gradients (``gradients``) or the inputs after the call (``unchanged``).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from dlgrade.exposed import execute, wire
+from dlgrade.judging.compare import compare_tree, grad_problem, same_tensor
+from dlgrade.judging.describe import describe_call, input_leaf_names
+from dlgrade.judging.i18n import Messages
+
+
+class CheckKind:
+    """A kind of check (subclasses say what it compares)."""
+
+    name: ClassVar[str]
+    calls: ClassVar[bool] = True  # whether the check calls the student's code (else it inspects it)
+
+    def problems(self, request: dict, expected: dict, actual: dict, t: Messages) -> Iterator[str]:
+        """Everything wrong with ``actual``, one sentence each, most telling first."""
+        raise NotImplementedError
+
+    def headline(self, request: dict, t: Messages) -> str:
+        """The first line of a failure: what was checked."""
+        return t("feedback.called", call=describe_call(request, t))
+
+
+class ApiCheck(CheckKind):
+    """The target exists with the handed-out signature (a class with its method, or a function)."""
+
+    name = "api"
+    calls = False
+
+    def headline(self, request: dict, t: Messages) -> str:
+        return t("feedback.checked", target=request["target"])
+
+    def problems(self, request: dict, expected: dict, actual: dict, t: Messages) -> Iterator[str]:
+        target = request["target"]
+        if not actual.get("ok"):
+            yield actual.get("error") or t("feedback.cannot_inspect")
+            return
+        if actual.get("kind") == wire.TargetKind.MISSING:
+            yield t("feedback.not_defined", target=target)
+            return
+        if actual.get("kind") != expected.get("kind"):
+            yield t("feedback.wrong_kind", target=target, expected=_kind(expected.get("kind"), t),
+                    got=_kind(actual.get("kind"), t))
+            return
+        labels = [("init", f"{target}.__init__"), ("method", f"{target}.{request.get('method')}"),
+                  ("signature", target)]
+        for key, label in labels:
+            if key in expected and actual.get(key) != expected[key]:
+                want = ", ".join(expected[key] or [])
+                got = t("feedback.signature_missing") if actual.get(key) is None else "(" + ", ".join(actual[key]) + ")"
+                yield t("feedback.wrong_signature", label=label, expected=want, got=got)
+        if expected.get("is_module") and not actual.get("is_module"):
+            yield t("feedback.not_a_module", target=target)
+
+
+def _kind(kind: Any, t: Messages) -> str:
+    return t(f"kind.{kind}") if kind in (wire.TargetKind.CLASS, wire.TargetKind.FUNCTION) else t("kind.other")
+
+
+class CallCheck(CheckKind):
+    """A check that calls the student's code: a forbidden call or an error fails it first."""
+
+    def problems(self, request: dict, expected: dict, actual: dict, t: Messages) -> Iterator[str]:
+        if actual.get("forbidden"):
+            yield t("feedback.forbidden", used=", ".join(actual["forbidden"]))
+            return
+        if not actual.get("ok"):
+            yield t("feedback.error_while", error=actual.get("error", "failed"),
+                    where=t.where(str(actual.get("where", wire.Where.RUNNING))))
+            return
+        yield from self.compare(request, expected, actual, t)
+
+    def compare(self, request: dict, expected: dict, actual: dict, t: Messages) -> Iterator[str]:
+        """The problems of an answer that came back."""
+        raise NotImplementedError
+
+    @staticmethod
+    def output_problems(request: dict, expected: dict, actual: dict, t: Messages, values: bool) -> Iterator[str]:
+        labels = request.get("labels", {}).get("out")
+        return compare_tree(expected["out"], actual["out"], labels, "output", request.get("dtype", "float32"),
+                            values, t)
+
+
+class ShapesCheck(CallCheck):
+    """The output has the reference's structure, shapes and dtypes."""
+
+    name = "shapes"
+
+    def compare(self, request: dict, expected: dict, actual: dict, t: Messages) -> Iterator[str]:
+        return self.output_problems(request, expected, actual, t, values=False)
+
+
+class ValuesCheck(CallCheck):
+    """The output matches the reference's values within the dtype's tolerance."""
+
+    name = "values"
+
+    def compare(self, request: dict, expected: dict, actual: dict, t: Messages) -> Iterator[str]:
+        return self.output_problems(request, expected, actual, t, values=True)
+
+
+class GradientsCheck(CallCheck):
+    """Gradients w.r.t. every floating input and every parameter match the reference's."""
+
+    name = "gradients"
+
+    def compare(self, request: dict, expected: dict, actual: dict, t: Messages) -> Iterator[str]:
+        structure = list(self.output_problems(request, expected, actual, t, values=False))
+        if structure:
+            yield from structure
+            return
+        dtype = request.get("dtype", "float32")
+        exp_g, act_g = expected["grads"], actual.get("grads") or {}
+        names = input_leaf_names(request)
+        got_inputs = act_g.get("inputs") or []
+        for i, exp in enumerate(exp_g["inputs"]):
+            if exp is not None:
+                got = got_inputs[i] if i < len(got_inputs) else None
+                yield from grad_problem(exp, got, t("feedback.grad_input", name=names[i]), dtype, t)
+        for pname, exp in exp_g["params"].items():
+            if exp is not None:
+                got = (act_g.get("params") or {}).get(pname)
+                yield from grad_problem(exp, got, t("feedback.grad_param", name=pname), dtype, t)
+
+
+class UnchangedCheck(CallCheck):
+    """The call leaves its input tensors as they were."""
+
+    name = "unchanged"
+
+    def compare(self, request: dict, expected: dict, actual: dict, t: Messages) -> Iterator[str]:
+        names = input_leaf_names(request)
+        sent = execute.leaves([request.get("args", []), request.get("kwargs", {})])
+        after = actual.get("inputs_after")
+        if not isinstance(after, list) or len(after) != len(sent):
+            yield t("feedback.inputs_unknown")
+            return
+        for name, before, now in zip(names, sent, after):
+            if not same_tensor(before, now):
+                yield t("feedback.input_modified", name=name)
+
+
+KINDS: dict[str, CheckKind] = {kind.name: kind() for kind in
+                               (ApiCheck, ShapesCheck, ValuesCheck, GradientsCheck, UnchangedCheck)}
+
+
+def kind_of(name: str) -> CheckKind:
+    """The check kind called ``name``; ValueError for any other."""
+    try:
+        return KINDS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown check kind {name!r}") from None
