@@ -22,19 +22,10 @@ from typing import Any
 import nbformat
 from otter.plugins import AbstractOtterPlugin
 
+from dlgrade.gradescope import otter_adapter
 from dlgrade.judging.i18n import DEFAULT_LANG
 
 KIT_DIR = "dlgrade_kit"
-
-
-class FixedResults:
-    """Stands in for ``GradingResults.to_gradescope_dict``: returns dlgrade's results as they are."""
-
-    def __init__(self, results: dict) -> None:
-        self.results = results
-
-    def __call__(self, ag_config: Any = None) -> dict:
-        return self.results
 
 
 def kit_root(submission_path: str | Path) -> Path:
@@ -79,8 +70,9 @@ class DlgradePlugin(AbstractOtterPlugin):
     def after_grading(self, results: Any) -> None:
         """Grade with dlgrade and make Otter write dlgrade's ``results.json``."""
         try:
+            otter_adapter.require_supported_otter()
             ours = grade_copy(self.submission_path, self.plugin_config["assignment"],
                               kit_root(self.submission_path), self.plugin_config.get("lang", DEFAULT_LANG))
         except Exception as exc:  # never leave Gradescope without a results file
             ours = error_results(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
-        results.to_gradescope_dict = FixedResults(ours)
+        otter_adapter.use_results(results, ours)

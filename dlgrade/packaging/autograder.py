@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dlgrade.authoring.registry import Assignment
 from dlgrade.authoring.translations import translation_path
+from dlgrade.gradescope import otter_adapter
 from dlgrade.gradescope.otter_plugin import KIT_DIR
 from dlgrade.judging.i18n import DEFAULT_LANG
 from dlgrade.packaging.wheel import wheel
@@ -66,6 +67,7 @@ def otter_config(assignment: Assignment, lang: str = DEFAULT_LANG) -> dict:
 
 def build_autograder_zip(assignment: Assignment, path: Path, lang: str = DEFAULT_LANG) -> Path:
     """Stage config, requirements, placeholder test and kit; run ``otter generate``; normalize."""
+    otter_adapter.require_supported_otter()
     wheel_name, wheel_members = wheel(requires=("torch>=2.2,<3", "numpy>=1.26", "pytest>=8", "nbformat>=5.9",
                                                 "ipython>=8"))
     with tempfile.TemporaryDirectory(prefix="dlgrade-build-") as tmp:
