@@ -954,7 +954,7 @@ def exposed_batch(root: Path, listener: Listener) -> Run:
     """Submissions, results and the kit (DLGRADE_ROOT) in a folder the sandbox does not hide (/run)."""
     kit = EXPOSED_ROOT / "kit"
     for part in ("assignments/rnn", "autograder/rnn", "student_template/rnn"):
-        shutil.copytree(REPO / part, kit / part, ignore=shutil.ignore_patterns("__pycache__", "samples"))
+        shutil.copytree(REPO / part, kit / part, ignore=shutil.ignore_patterns("__pycache__"))
     (kit / "solutions").mkdir(parents=True)
     shutil.copy(REPO / "solutions" / "rnn.py", kit / "solutions" / "rnn.py")
     folder = EXPOSED_ROOT / "course"

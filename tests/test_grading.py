@@ -373,7 +373,7 @@ def broken_graders_batch(folder: Path) -> tuple[list[Path], list[str]]:
     """
     root = folder / "kit"
     for part in ("assignments/rnn", "autograder/rnn"):
-        shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("__pycache__", "samples"))
+        shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
     (root / "solutions").mkdir()
     shutil.copy(REPO / "solutions" / "rnn.py", root / "solutions" / "rnn.py")
     (root / "autograder" / "rnn" / "test_zz_crash.py").write_text("import os\nos._exit(3)\n")

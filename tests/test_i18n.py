@@ -79,7 +79,7 @@ def test_every_assignment_is_translated_completely(name, lang):
 def _copy_assignment(tmp_path: Path, name: str) -> Assignment:
     repo = get_assignment(name).root
     for part in ("assignments", "solutions", "autograder"):
-        shutil.copytree(repo / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__", "samples"))
+        shutil.copytree(repo / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
     return Assignment(name, tmp_path)
 
 

@@ -106,8 +106,17 @@ class Assignment:
         return list(module.MISTAKES)
 
     @property
-    def samples_dir(self) -> Path:
-        return self.spec_dir / "samples"
+    def scenarios_dir(self) -> Path:
+        """``tests/scenarios/<name>/``: graded cases, a folder each with a submission and its
+        ``expected.json`` (the demo grades them; a test checks each grades as expected)."""
+        return self.root / "tests" / "scenarios" / self.name
+
+    @property
+    def scenarios(self) -> list[Path]:
+        """The case folders under :attr:`scenarios_dir`, sorted (none in a kit without tests)."""
+        if not self.scenarios_dir.is_dir():
+            return []
+        return sorted(p for p in self.scenarios_dir.iterdir() if (p / "expected.json").is_file())
 
 
 def get_assignment(name: str) -> Assignment:

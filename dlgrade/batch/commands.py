@@ -77,7 +77,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     reports = []
     for assignment in authoring.assignments(None):
-        samples = sorted(p for p in assignment.samples_dir.iterdir() if p.suffix in (".py", ".ipynb"))
+        samples = assignment.scenarios
         print(f"\nGrading the {len(samples)} sample submissions of {assignment.name} as one batch:")
         print(score_table(grade_with_progress(assignment, samples, out / assignment.name)))
         reports.append(out / assignment.name / "report.html")
