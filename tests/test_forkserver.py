@@ -12,13 +12,14 @@ from dlgrade.authoring.registry import get_assignment
 from dlgrade.errors import WorkerError
 from dlgrade.grading.prefetch import RequestPlan, AnswerPrefetcher
 from dlgrade.supervisor import bwrap
-from dlgrade.supervisor.policy import POLICY
+from dlgrade.supervisor.policy import POLICY, Mode
 from dlgrade.supervisor.client import WorkerClient
 from dlgrade.supervisor.forkserver import Forkserver
 from dlgrade.supervisor.submission import Chunk, Submission
 
 FORBIDDEN = get_assignment("attention").forbidden
 SANDBOXED = bwrap.bwrap_path() is not None
+REPO = Path(__file__).resolve().parents[1]
 
 
 def call(target: str, *args):
@@ -182,8 +183,96 @@ def test_runner_reports_an_unreadable_submission_without_a_worker():
     runner.close()
 
 
-def test_without_bubblewrap_workers_are_forked_processes_killed_with_their_group(monkeypatch, tmp_path):
+CONTAINER_PROBE = """
+import errno, os, socket, time
+def who(x, secret):
+    try:
+        open(secret).read()
+        read = "read it"
+    except OSError as exc:
+        read = errno.errorcode[exc.errno]
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = "made one"
+    except OSError as exc:
+        sock = errno.errorcode[exc.errno]
+    status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+    return x, repr((os.getuid(), os.getgroups(), read, sock, status["NoNewPrivs"].strip(), status["Seccomp"].strip()))
+def detach(x):
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            while True: time.sleep(1)
+        os._exit(0)
+    return x
+def die(x): os._exit(5)
+"""
+
+
+def _uid_processes(uids: set[int]) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:
+            continue
+        if int(fields["Uid"].split()[0]) in uids and "Z" not in fields["State"]:
+            found.append(int(status.parent.name))
+    return found
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the container tier is the one for root without namespaces")
+def test_container_tier_gives_each_worker_its_own_uid_and_kills_what_it_left(monkeypatch):
+    """Root without namespaces (Docker's default profile): each worker is a uid of its own with no
+    groups, no new privileges and the seccomp filter; it cannot read the kit nor open a socket;
+    what it detached dies with it; the kit's modes are back once the session ends."""
     monkeypatch.setattr(bwrap, "bwrap_path", lambda: None)
+    secret = REPO / "solutions" / "rnn.py"
+    modes = {p: p.stat().st_mode for p in (REPO, REPO / "solutions", secret)}
+    with Forkserver() as server:
+        assert server.mode == "container"
+        answers = []
+        for _ in range(2):
+            with client_for(server, CONTAINER_PROBE) as client:
+                answer = client.request(call("who", torch.ones(1), str(secret)))
+                assert answer["ok"], answer
+                answers.append(eval(answer["out"][1]))  # noqa: S307
+                assert client.request(call("detach", torch.ones(1)))["ok"]
+        (uid1, groups, read, sock, no_new_privs, seccomp), (uid2, *_) = answers
+        first, count = POLICY.container_uids
+        assert first <= uid1 < first + count and first <= uid2 < first + count and uid1 != uid2
+        assert (groups, read, sock, no_new_privs, seccomp) == ([], "EACCES", "EPERM", "1", "2")
+        deadline = time.monotonic() + 5
+        while _uid_processes({uid1}) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _uid_processes({uid1})  # the first worker's detached grandchild was killed by uid
+        with client_for(server, CONTAINER_PROBE) as client:
+            with pytest.raises(WorkerError, match="exit status 5"):
+                client.request(call("die", torch.ones(1)))
+    assert not _uid_processes(set(range(first, first + count)))
+    assert {p: p.stat().st_mode for p in modes} == modes
+
+
+def test_without_namespaces_or_seccomp_root_is_refused_unless_allowed(monkeypatch):
+    from dlgrade.supervisor import tier
+
+    monkeypatch.setattr(bwrap, "bwrap_path", lambda: None)
+    monkeypatch.setattr(tier, "seccomp", lambda: False)
+    monkeypatch.setattr(tier.os, "geteuid", lambda: 0)
+    monkeypatch.delenv(tier.ALLOW_UNCONFINED, raising=False)
+    with pytest.raises(WorkerError, match="refusing to grade as root without confinement"):
+        Forkserver().close()
+    monkeypatch.setenv(tier.ALLOW_UNCONFINED, "1")
+    assert tier.require_confinement() is Mode.PLAIN and "NO seccomp filter" in tier.describe()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs the plain tier as root, allowed")
+def test_without_namespaces_as_plain_workers_are_forked_processes_killed_with_their_group(monkeypatch, tmp_path):
+    from dlgrade.supervisor import tier
+
+    monkeypatch.setattr(bwrap, "bwrap_path", lambda: None)
+    monkeypatch.setattr(tier, "seccomp", lambda: False)
+    monkeypatch.setenv(tier.ALLOW_UNCONFINED, "1")
     source = (
         "import os, time\n"
         "def spawn(x):\n"

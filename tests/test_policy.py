@@ -34,12 +34,21 @@ def test_the_table_follows_the_numbers():
 
 @pytest.mark.parametrize("mode", list(Mode))
 def test_every_mode_is_described_and_says_what_it_lacks(mode):
-    line = policy.describe(mode)
-    assert line
-    if mode is Mode.PLAIN:
-        assert "limits only" in line
-    else:
+    line = policy.describe(mode, seccomp=True, landlock=0)
+    assert line.startswith(f"tier {mode.tier} ") and "seccomp filter" in line
+    if mode.namespaces:
         assert "no network" in line and "bubblewrap" in line
+    elif mode is Mode.CONTAINER:
+        assert "uid of its own (62000-63999)" in line and "killed by uid" in line and "no Landlock" in line
+    else:
+        assert "AS YOU" in line and "not protected" in line
+    assert "NO seccomp filter" in policy.describe(mode, seccomp=False)
+    assert "Landlock ABI 3" in policy.describe(Mode.CONTAINER, landlock=3)
+
+
+def test_each_mode_belongs_to_one_of_three_tiers():
+    assert {m: m.tier for m in Mode} == {Mode.DROP: "namespaces", Mode.CAPS: "namespaces",
+                                         Mode.CONTAINER: "container", Mode.PLAIN: "none"}
 
 
 def test_never_hidden_folders_stay_visible_whatever_is_asked():
@@ -70,10 +79,55 @@ def test_the_worker_carries_out_the_policy_s_confinement():
     for mode in Mode:
         rules = Rules.from_json(json.dumps(POLICY.confinement(mode)))
         assert (rules.mode, rules.uid, rules.scratch_tmpfs) == (str(mode), POLICY.uid, "size=64m,nr_inodes=4096,mode=0700")
-        assert rules.sandboxed == mode.sandboxed and rules.own_pid
-    other = replace(POLICY, uid=1234, scratch=Scratch(16, 10), worker_namespaces=(Namespace.MOUNT,))
+        assert rules.has_namespaces == mode.namespaces and rules.own_pid
+        assert rules.seccomp_denied == policy.SECCOMP_DENIED and len(rules.clone_flags_denied) == 8
+        assert (rules.landlock_readable is not None) == (not mode.namespaces)
+        assert not Rules.from_json(json.dumps(POLICY.confinement(mode, seccomp=False, landlock=False))).seccomp_denied
+    other = replace(POLICY, uid=1234, scratch=Scratch(16, 10), worker_namespaces=(Namespace.MOUNT,),
+                    container_uids=(5000, 3))
     rules = Rules.from_json(json.dumps(other.confinement(Mode.DROP)))
     assert (rules.uid, rules.scratch_tmpfs, rules.own_pid) == (1234, "size=16m,nr_inodes=10,mode=0700", False)
+    assert rules.worker_uid(7) == 1234
+    container = Rules.from_json(json.dumps(other.confinement(Mode.CONTAINER)))
+    assert [container.worker_uid(n) for n in range(1, 5)] == [5001, 5002, 5000, 5001]
+
+
+def test_the_seccomp_filter_refuses_what_the_policy_lists():
+    """Every denied call and every namespace flag of clone is refused in a child that installs the
+    filter (as a worker does); other calls, fork included, still work."""
+    import ctypes
+    import errno
+    import socket
+
+    from dlgrade.exposed import filters
+
+    if not filters.seccomp_available():
+        pytest.skip("no libseccomp here")
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(38, 1, 0, 0, 0)  # no new privileges
+            filters.install_seccomp(POLICY.seccomp_denied, POLICY.clone_flags_denied)
+            refused = []
+            for make in (lambda: socket.socket(socket.AF_INET), lambda: socket.socket(socket.AF_UNIX),
+                         lambda: socket.socketpair()):
+                try:
+                    make()
+                except PermissionError:
+                    refused.append(True)
+            refused.append(libc.unshare(0x40000000) == -1 and ctypes.get_errno() == errno.EPERM)
+            refused.append(libc.syscall(56, 0x20000000 | 17, 0, 0, 0, 0) == -1)  # clone(CLONE_NEWPID | SIGCHLD)
+            child = os.fork()
+            if child == 0:
+                os._exit(0)
+            os.waitpid(child, 0)
+            code = 0 if refused == [True] * 5 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 @pytest.mark.skipif(bwrap.bwrap_path() is None, reason="needs bubblewrap")

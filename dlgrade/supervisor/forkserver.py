@@ -21,9 +21,11 @@ import threading
 from pathlib import Path
 
 from dlgrade.errors import WorkerError
+from dlgrade.errors import UsageError
 from dlgrade.supervisor import bwrap, tier
 from dlgrade.supervisor.launcher import boot_command, worker_env
-from dlgrade.supervisor.policy import POLICY, Mode
+from dlgrade.supervisor.lockdown import Lockdown
+from dlgrade.supervisor.policy import POLICY, SHARED_TEMP, Mode
 from dlgrade.supervisor.processes import count_processes
 
 _UCRED = struct.Struct("iII")  # struct ucred: pid, uid, gid
@@ -50,7 +52,7 @@ class ForkedWorker:
             raise EOFError("the worker did not start")
         for level, kind, data in ancillary:
             if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
-                self._pid, _, _ = _UCRED.unpack(data[: _UCRED.size])
+                self._pid, self.uid, _ = _UCRED.unpack(data[: _UCRED.size])
                 self._pidfd = os.pidfd_open(self._pid)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
 
@@ -82,8 +84,9 @@ class ForkedWorker:
         return self._exit
 
     def stop(self) -> None:
-        """Kill the worker; as PID 1 of its namespace, everything it started dies with it (without
-        bwrap, its process group does)."""
+        """Kill the worker; as PID 1 of its namespace, everything it started dies with it (in the
+        container tier the zygote then kills everything of its uid; in mode ``plain``, its process
+        group dies)."""
         if self.sock.fileno() >= 0:
             self._server.stopped()
         self.sock.close()
@@ -111,6 +114,7 @@ class Forkserver:
 
     def __init__(self, hide: tuple[str | Path, ...] = ()) -> None:
         self.hide = tuple(hide)
+        self._lockdown: Lockdown | None = None
         self._lock = threading.Lock()
         self._folder = tempfile.TemporaryDirectory(prefix="dlgrade-zygote-")
         self._proc: subprocess.Popen | None = None
@@ -126,15 +130,21 @@ class Forkserver:
         view.chmod(0o755)
         (view / "work").chmod(0o755)
         env = worker_env(view)
-        self.mode = tier.mode()
-        prefix = bwrap.bwrap_command(view, env, hide=self.hide, keep_admin=True) if self.mode.sandboxed else None
+        try:
+            self.mode = tier.require_confinement()
+        except UsageError as exc:
+            raise WorkerError(str(exc)) from None
+        prefix = bwrap.bwrap_command(view, env, hide=self.hide, keep_admin=True) if self.mode.namespaces else None
         self.uid = POLICY.worker_uid(self.mode)
+        if self.mode is Mode.CONTAINER:
+            self._close_trusted_places(base, view)
         control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         log = open(base / "zygote.log", "ab")
         try:
             self._proc = subprocess.Popen(
                 [*(prefix or []), *boot_command("dlgrade.worker.zygote", None, str(theirs.fileno()), str(view),
-                                                json.dumps(POLICY.confinement(self.mode)))],
+                                                json.dumps(POLICY.confinement(
+                                                    self.mode, tier.seccomp(), tier.landlock_abi() > 0)))],
                 pass_fds=[theirs.fileno()], cwd=view, env=env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=log, start_new_session=True)
         finally:
@@ -142,6 +152,15 @@ class Forkserver:
             log.close()
         self._control = control
         self._ready = False
+
+    def _close_trusted_places(self, base: Path, view: Path) -> None:
+        """Container tier: worker uids may reach their scratch folders (search only on the way)
+        and the runtime, and nothing else of the trusted side's (:mod:`~dlgrade.supervisor.lockdown`)."""
+        for folder in (base, view, view / "work"):
+            folder.chmod(0o711)
+        if self._lockdown is None:
+            self._lockdown = Lockdown(POLICY.hidden_paths(self.hide), [*POLICY.read_only_paths(), view / "work"],
+                                      SHARED_TEMP)
 
     def _wait_ready(self) -> None:
         assert self._control is not None
@@ -194,6 +213,8 @@ class Forkserver:
     def processes_in_use(self) -> int:
         """Processes and threads of the workers' user: what it ran when the first worker was
         forked, plus three for each live worker (it, its parent in the zygote, one to spare)."""
+        if self.mode is Mode.CONTAINER:
+            return 1  # each worker is a uid of its own, which ran nothing before it
         with self._lock:
             if self._base_processes is None:
                 self._base_processes = count_processes(self.uid)
@@ -225,6 +246,11 @@ class Forkserver:
             self._control.close()
             self._control = None
         if self._proc is not None:
+            if self.mode is Mode.CONTAINER:  # the zygote kills every worker uid it used, then exits
+                try:
+                    self._proc.wait(timeout=POLICY.start_timeout_s / 6)
+                except subprocess.TimeoutExpired:
+                    pass
             if self._proc.poll() is None:
                 try:
                     os.killpg(self._proc.pid, signal.SIGKILL)
@@ -237,6 +263,9 @@ class Forkserver:
         """Stop the zygote (its sandbox and every worker still in it) and remove its folders."""
         with self._lock:
             self._stop_zygote()
+            if self._lockdown is not None:
+                self._lockdown.close()
+                self._lockdown = None
         self._folder.cleanup()
 
     def __enter__(self) -> Forkserver:

@@ -2,6 +2,7 @@
 worker first and import torch while the worker does the same: the two imports overlap."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -95,17 +96,19 @@ def launch(submission_file: Path | None = None, hide: tuple[str | Path, ...] = (
         (scratch / submission_file.name).write_bytes(submission_file.read_bytes())
     env = worker_env(scratch)
     mode = tier.mode()
-    prefix = bwrap.bwrap_command(scratch, env, hide=hide) if mode.sandboxed else None
+    prefix = bwrap.bwrap_command(scratch, env, hide=hide) if mode.namespaces else None
     uid = POLICY.worker_uid(mode)
-    if mode is Mode.DROP:  # the worker becomes the policy's user: let it use its scratch folder
+    drops = mode in (Mode.DROP, Mode.CONTAINER) and os.geteuid() == 0
+    rules = json.dumps(POLICY.confinement(mode, tier.seccomp(), tier.landlock_abi() > 0))
+    log = open(scratch / ".worker-output", "wb")
+    if drops:  # the worker becomes the policy's user: let it use its scratch folder
         for path in (scratch, *scratch.iterdir()):
             os.chown(path, uid, uid)
     parent, child = socket.socketpair()
-    log = open(scratch / ".worker-output", "wb")
     try:
         proc = subprocess.Popen(
-            [*(prefix or []), *boot_command("dlgrade.worker.server", uid if mode is Mode.DROP else None,
-                                            str(child.fileno()))],
+            [*(prefix or []), *boot_command("dlgrade.worker.server", uid if drops else None,
+                                            str(child.fileno()), rules)],
             pass_fds=[child.fileno()], cwd=scratch, env=env,
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )

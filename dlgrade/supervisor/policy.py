@@ -23,15 +23,28 @@ import dlgrade
 
 
 class Mode(StrEnum):
-    """How workers are confined on this machine (the tier in force, always said)."""
+    """How workers are confined on this machine (the tier in force, always said).
+
+    Three tiers: ``namespaces`` (modes ``drop`` and ``caps``), ``container`` (no namespaces can be
+    made, the grader is root: Docker's default profile, Gradescope) and ``none`` (``plain``: no
+    namespaces, an ordinary user, so no other uid to run workers as). Every mode adds the seccomp
+    filter; ``container`` and ``plain`` add Landlock where the kernel has it.
+    """
 
     DROP = "drop"  # bubblewrap, the grader is root: each worker becomes Policy.uid
     CAPS = "caps"  # bubblewrap, an ordinary user: a user namespace, no capabilities
-    PLAIN = "plain"  # no namespaces can be made: a separate process with the limits only
+    CONTAINER = "container"  # no namespaces, the grader is root: a uid of its own per worker
+    PLAIN = "plain"  # no namespaces, an ordinary user: a separate process as that user
 
     @property
-    def sandboxed(self) -> bool:
-        return self is not Mode.PLAIN
+    def namespaces(self) -> bool:
+        """Whether workers get namespaces (bubblewrap's view of the filesystem, no network)."""
+        return self in (Mode.DROP, Mode.CAPS)
+
+    @property
+    def tier(self) -> str:
+        """The tier's name: ``namespaces``, ``container`` or ``none``."""
+        return "namespaces" if self.namespaces else "container" if self is Mode.CONTAINER else "none"
 
 
 class Namespace(StrEnum):
@@ -118,6 +131,27 @@ class Scratch:
         return f"size={self.size_mb}m,nr_inodes={self.max_files},mode=0700"
 
 
+# system calls a worker may never make (seccomp, every tier): no new socket (the protocol's was
+# made before; no TCP/UDP, loopback included, no Unix sockets, abstract ones included), no tracing
+# or reading other processes, no mounts or namespaces, no kernel keyring, BPF, perf or io_uring
+# (whose operations seccomp cannot see), no kernel modules
+SECCOMP_DENIED = ("socket", "socketpair", "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2",
+                  "unshare", "setns", "pivot_root", "chroot", "keyctl", "add_key", "request_key", "bpf",
+                  "perf_event_open", "io_uring_setup", "io_uring_enter", "io_uring_register", "userfaultfd",
+                  "open_by_handle_at", "name_to_handle_at", "fsopen", "fsmount", "fspick", "open_tree", "move_mount",
+                  "mount_setattr", "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
+                  "fanotify_init", "quotactl", "swapon", "swapoff", "reboot", "acct")
+# clone(2) with any of these flags makes a namespace: refused; clone3 (whose flags seccomp cannot
+# read) answers ENOSYS, so the C library falls back to clone
+CLONE_NAMESPACE_FLAGS = {"CLONE_NEWNS": 0x00020000, "CLONE_NEWCGROUP": 0x02000000, "CLONE_NEWUTS": 0x04000000,
+                         "CLONE_NEWIPC": 0x08000000, "CLONE_NEWUSER": 0x10000000, "CLONE_NEWPID": 0x20000000,
+                         "CLONE_NEWNET": 0x40000000, "CLONE_NEWTIME": 0x00000080}
+# what Landlock lets a worker read where it applies (besides Place.PYTHON and Place.DLGRADE); its
+# scratch folder is the one place it may write
+LANDLOCK_READABLE = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/proc", "/sys", "/dev")
+# the temporary folders stay shared in the container tier (the trusted side's own are 0700)
+SHARED_TEMP = ("/tmp", "/var/tmp", "/dev/shm")
+
 # never hidden, even when asked (a submission at /x.py must not hide the system)
 SYSTEM = ("/", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/var", "/proc", "/dev", "/sys", "/run",
           "/boot")
@@ -140,7 +174,12 @@ class Policy:
         uid: who a worker becomes when the grader runs as root (``nobody``).
         sandbox_namespaces: the namespaces the zygote's sandbox gets (every worker shares them).
         worker_namespaces: the namespaces each worker gets of its own (it is PID 1 of its PID one).
-        seccomp_denied: system calls refused by a seccomp filter (none in the namespace tiers).
+        seccomp_denied: system calls refused by the seccomp filter (every tier).
+        clone_flags_denied: ``clone`` flags refused by the filter (every namespace flag).
+        landlock_readable: what Landlock leaves readable (tiers ``container`` and ``none``), with
+            :attr:`read_only`.
+        container_uids: ``(first, count)``: in the container tier each worker runs as a uid of its
+            own from this range, so that everything it started can be found and killed.
         limits: resource limits per worker.
         call_timeout_s: wall-clock seconds per call into student code (``--timeout``'s default).
         start_timeout_s: seconds to start a worker or the zygote (Python and ``import torch``),
@@ -156,7 +195,10 @@ class Policy:
     sandbox_namespaces: tuple[Namespace, ...] = (Namespace.NET, Namespace.PID, Namespace.IPC, Namespace.UTS,
                                                  Namespace.CGROUP)
     worker_namespaces: tuple[Namespace, ...] = (Namespace.MOUNT, Namespace.PID, Namespace.IPC, Namespace.UTS)
-    seccomp_denied: tuple[str, ...] = ()
+    seccomp_denied: tuple[str, ...] = SECCOMP_DENIED
+    clone_flags_denied: tuple[int, ...] = tuple(CLONE_NAMESPACE_FLAGS.values())
+    landlock_readable: tuple[str, ...] = LANDLOCK_READABLE
+    container_uids: tuple[int, int] = (62000, 2000)
     limits: Limits = field(default_factory=Limits)
     call_timeout_s: float = 20.0
     start_timeout_s: float = 60.0
@@ -174,24 +216,43 @@ class Policy:
         return sorted({p for p in existing if not any(q in p.parents for q in existing)})
 
     def worker_uid(self, mode: Mode) -> int:
-        """The uid a worker runs as in ``mode``."""
-        return self.uid if mode is Mode.DROP else os.geteuid()
+        """The uid a worker runs as in ``mode`` (in ``container``, the first of its range)."""
+        return self.uid if mode is Mode.DROP else self.container_uids[0] if mode is Mode.CONTAINER else os.geteuid()
 
-    def confinement(self, mode: Mode) -> dict:
-        """What the zygote needs to confine each worker it forks, as plain data."""
+    def landlock_paths(self) -> list[Path]:
+        """What Landlock leaves readable on this machine."""
+        return sorted({Path(p) for p in self.landlock_readable if Path(p).exists()} | set(self.read_only_paths()))
+
+    def confinement(self, mode: Mode, seccomp: bool = True, landlock: bool = True) -> dict:
+        """What the zygote needs to confine each worker it forks, as plain data; ``seccomp`` and
+        ``landlock``: whether this machine has them (the tier says so when it does not)."""
+        use_landlock = landlock and mode in (Mode.CONTAINER, Mode.PLAIN)
         return {"mode": str(mode), "uid": self.uid, "scratch_tmpfs": self.scratch.tmpfs_options(),
-                "namespaces": [str(n) for n in self.worker_namespaces]}
+                "namespaces": [str(n) for n in self.worker_namespaces], "uids": list(self.container_uids),
+                "seccomp_denied": list(self.seccomp_denied) if seccomp else [],
+                "clone_flags_denied": list(self.clone_flags_denied) if seccomp else [],
+                "landlock_readable": [str(p) for p in self.landlock_paths()] if use_landlock else None}
 
 
 POLICY = Policy()
 
 
-def describe(mode: Mode, policy: Policy = POLICY) -> str:
-    """One line on how workers are confined in ``mode`` (for logs, results and the README)."""
-    if mode is Mode.PLAIN:
-        return "no namespaces (bubblewrap missing or refused): separate process with resource limits only"
-    who = f"drops to uid {policy.uid}" if mode is Mode.DROP else "runs as you in a user namespace, no capabilities"
-    return f"bubblewrap: private filesystem view, no network, own PID namespace; {who}"
+def describe(mode: Mode, policy: Policy = POLICY, seccomp: bool = True, landlock: int = 0) -> str:
+    """One line on how workers are confined in ``mode`` (for logs, results and the README):
+    the tier, then what it gives, then what it lacks."""
+    filters = "seccomp filter (no sockets, ptrace, mounts or namespaces)" if seccomp else "NO seccomp filter"
+    if mode.namespaces:
+        who = f"drops to uid {policy.uid}" if mode is Mode.DROP else "runs as you in a user namespace, no capabilities"
+        return (f"tier namespaces ({mode}): bubblewrap: private filesystem view, no network, own PID namespace; "
+                f"{who}; {filters}")
+    walls = f"Landlock ABI {landlock} (reads only the Python runtime, writes only its scratch)" if landlock \
+        else "no Landlock (the kernel lacks it)"
+    if mode is Mode.CONTAINER:
+        first, count = policy.container_uids
+        return (f"tier container (no namespaces): each worker runs as a uid of its own ({first}-{first + count - 1}), "
+                f"the grader's files made unreadable to it, {filters}, {walls}; what it started is killed by uid")
+    return (f"tier none (no namespaces, not root): a separate process AS YOU, {filters}, {walls}; not protected: "
+            "whatever your user can read or write that Landlock does not cover, and processes it detaches")
 
 
 def _names(paths: Iterable[str]) -> str:

@@ -7,14 +7,17 @@ hidden or how large the scratch folder is; it only carries it out:
 
 1. :func:`own_session`: a process group of its own (without a PID namespace, that is what is killed);
 2. :func:`private_scratch`: new mount, IPC and UTS namespaces, a fresh private tmpfs as the
-   scratch folder and a ``/proc`` that shows only its PID namespace (in ``plain`` mode, a folder of
-   its own);
+   scratch folder and a ``/proc`` that shows only its PID namespace (without namespaces, a folder
+   of its own);
 3. :func:`stage_submission`: a copy of the submission file, from a descriptor, into the scratch;
 4. :func:`redirect_output`: stdin from ``/dev/null``, stdout and stderr to a file in the scratch;
 5. :func:`enter_scratch`: working folder, ``HOME`` and ``TMPDIR`` in the scratch;
-6. :func:`drop_privileges`: as root, the policy's uid (no groups); in a user namespace, no
-   capabilities; either way no new privileges;
-7. :func:`announce`: one byte on its socket, whose credentials tell the grader its PID.
+6. :func:`drop_privileges`: as root, the policy's uid (in the container tier, a uid of its own
+   from the policy's range; no groups); in a user namespace, no capabilities; either way no new
+   privileges;
+7. :func:`install_filters`: Landlock (tiers without namespaces, where the kernel has it), then the
+   seccomp filter (every tier, where the supervisor found it works);
+8. :func:`announce`: one byte on its socket, whose credentials tell the grader its PID and uid.
 """
 from __future__ import annotations
 
@@ -23,9 +26,10 @@ import os
 import socket
 from dataclasses import dataclass
 
+from dlgrade.exposed import filters
 from dlgrade.worker import syscalls
 
-SANDBOXED_MODES = ("drop", "caps")
+NAMESPACE_MODES = ("drop", "caps")
 OUTPUT_FILE = ".worker-output"
 _CLONE = {"mnt": syscalls.CLONE_NEWNS, "ipc": syscalls.CLONE_NEWIPC, "uts": syscalls.CLONE_NEWUTS}
 
@@ -38,19 +42,35 @@ class Rules:
     uid: int
     scratch_tmpfs: str
     namespaces: tuple[str, ...]
+    uids: tuple[int, int] = (0, 0)
+    seccomp_denied: tuple[str, ...] = ()
+    clone_flags_denied: tuple[int, ...] = ()
+    landlock_readable: tuple[str, ...] | None = None
 
     @classmethod
     def from_json(cls, text: str) -> Rules:
         data = json.loads(text)
-        return cls(str(data["mode"]), int(data["uid"]), str(data["scratch_tmpfs"]), tuple(data["namespaces"]))
+        readable = data.get("landlock_readable")
+        first, count = data.get("uids") or (0, 0)
+        return cls(str(data["mode"]), int(data["uid"]), str(data["scratch_tmpfs"]), tuple(data["namespaces"]),
+                   (int(first), int(count)), tuple(map(str, data.get("seccomp_denied", ()))),
+                   tuple(map(int, data.get("clone_flags_denied", ()))),
+                   None if readable is None else tuple(map(str, readable)))
 
     @property
-    def sandboxed(self) -> bool:
-        return self.mode in SANDBOXED_MODES
+    def has_namespaces(self) -> bool:
+        return self.mode in NAMESPACE_MODES
 
     @property
     def own_pid(self) -> bool:
         return "pid" in self.namespaces
+
+    def worker_uid(self, count: int) -> int:
+        """The uid the ``count``-th worker becomes (as root; in the container tier, one of the range)."""
+        if self.mode == "container":
+            first, size = self.uids
+            return first + count % size
+        return self.uid
 
 
 def own_session() -> None:
@@ -59,7 +79,7 @@ def own_session() -> None:
 
 def private_scratch(scratch_root: str, rules: Rules, count: int) -> str:
     """The worker's scratch folder: a fresh tmpfs in namespaces of its own, or a new folder."""
-    if not rules.sandboxed:
+    if not rules.has_namespaces:
         workdir = os.path.join(scratch_root, f"worker-{count}")
         os.mkdir(workdir, 0o700)
         return workdir
@@ -107,18 +127,27 @@ def enter_scratch(workdir: str) -> None:
     os.environ.update(HOME=workdir, TMPDIR=workdir)
 
 
-def drop_privileges(rules: Rules, owned: list[str]) -> None:
+def drop_privileges(rules: Rules, owned: list[str], count: int) -> None:
     """Become the policy's user (as root; it gets ``owned``) or drop every capability (in a user
     namespace); then no new privileges, ever."""
-    if rules.mode == "drop" and os.geteuid() == 0:
+    if rules.mode in ("drop", "container") and os.geteuid() == 0:
+        uid = rules.worker_uid(count)
         for path in owned:
-            os.chown(path, rules.uid, rules.uid)
+            os.chown(path, uid, uid)
         os.setgroups([])
-        os.setgid(rules.uid)
-        os.setuid(rules.uid)
+        os.setgid(uid)
+        os.setuid(uid)
     elif rules.mode == "caps":
         syscalls.drop_capabilities()
     syscalls.no_new_privileges()
+
+
+def install_filters(rules: Rules, workdir: str) -> None:
+    """Landlock (reading only what the rules name, writing only ``workdir``), then seccomp."""
+    if rules.landlock_readable is not None:
+        filters.install_landlock(rules.landlock_readable, [workdir])
+    if rules.seccomp_denied:
+        filters.install_seccomp(rules.seccomp_denied, rules.clone_flags_denied)
 
 
 def announce(worker_fd: int) -> socket.socket:
@@ -137,5 +166,6 @@ def confine(worker_fd: int, file_fd: int | None, file_name: str | None, scratch_
     owned = [workdir, *stage_submission(workdir, file_name, file_fd)]
     owned.append(redirect_output(workdir))
     enter_scratch(workdir)
-    drop_privileges(rules, owned)
+    drop_privileges(rules, owned, count)
+    install_filters(rules, workdir)
     return announce(worker_fd)

@@ -1,4 +1,4 @@
-"""Worker entry point: ``main([FD])``, started by :class:`dlgrade.supervisor.client.WorkerClient`.
+"""Worker entry point: ``main([FD, RULES])``, started by :class:`dlgrade.supervisor.client.WorkerClient`.
 
 Runs in its own process, in a scratch folder, with the student's code. It receives a
 :class:`~dlgrade.exposed.wire.Load` message with the submission's code chunks and the names of forbidden torch functions, then
@@ -106,8 +106,15 @@ def serve(sock: socket.socket) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Serve on the socket ``FD``; with ``RULES`` (the policy's confinement, JSON), first set
+    no-new-privileges and put on the filters they name (the launcher has made the uid change)."""
     argv = sys.argv[1:] if argv is None else argv
     sock = socket.socket(fileno=int(argv[0]))
+    if len(argv) > 1:
+        from dlgrade.worker import confinement, syscalls
+
+        syscalls.no_new_privileges()
+        confinement.install_filters(confinement.Rules.from_json(argv[1]), os.getcwd())
     serve(sock)
 
 

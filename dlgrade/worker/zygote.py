@@ -8,7 +8,10 @@ file descriptors) it forks the worker into a new PID namespace, where the worker
 before any student code exists in it (:func:`dlgrade.worker.confinement.confine`), then serves
 requests (:func:`dlgrade.worker.server.serve`; the limits come with the first one).
 
-The zygote reaps its workers and reports each one's exit status on its status socket.
+The zygote reaps its workers and reports each one's exit status on its status socket. Without
+PID namespaces (the container tier) each worker runs as a uid of its own, the zygote is their
+subreaper, and when a worker exits everything left running as its uid is killed (:func:`sweep`),
+as is everything of every uid it used when the zygote stops.
 """
 from __future__ import annotations
 
@@ -29,8 +32,9 @@ def warm_up() -> None:
     each worker (the first ``autograd.grad`` with ``grad_outputs`` alone costs about 0.3 s)."""
     import torch
 
-    from dlgrade.exposed import execute, wire
+    from dlgrade.exposed import execute, filters, wire
 
+    filters.preload()
     torch.set_num_threads(1)
     namespace = {"Layer": torch.nn.Linear}
     for dtype in ("float32", "float64"):
@@ -50,7 +54,11 @@ def main(argv: list[str]) -> None:
     warm_up()
     gc.collect()
     gc.freeze()  # keep the imported objects out of the children's garbage collections (no copy-on-write)
-    own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY) if rules.sandboxed and rules.own_pid else None
+    own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY) if rules.has_namespaces and rules.own_pid else None
+    by_uid = rules.mode == "container" and os.geteuid() == 0
+    if by_uid:  # orphans of the workers come back here, to be reaped, instead of to PID 1
+        syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
+    uids: dict[int, int] = {}  # worker pid -> its uid (container tier)
     wake_r, wake_w = os.pipe()
     for fd in (wake_r, wake_w):
         os.set_blocking(fd, False)
@@ -67,14 +75,16 @@ def main(argv: list[str]) -> None:
                     pass
             except BlockingIOError:
                 pass  # drained
-            _reap(status_fds)
+            _reap(status_fds, uids)
         if control not in readable:
             continue
         try:
             message, fds, _, _ = socket.recv_fds(control, 4096, 4)
         except OSError:
-            return
+            message = b""
         if not message:
+            for uid in set(uids.values()) | ({rules.worker_uid(n) for n in range(1, count + 1)} if by_uid else set()):
+                sweep(uid)
             return
         count += 1
         worker_fd, status_fd, *rest = fds
@@ -101,12 +111,15 @@ def main(argv: list[str]) -> None:
             os.close(fd)
         if pid > 0:
             status_fds[pid] = status_fd
+            if by_uid:
+                uids[pid] = rules.worker_uid(count)
         else:
             os.close(status_fd)
 
 
-def _reap(status_fds: dict[int, int]) -> None:
-    """Collect every exited worker and send its exit status to the grader."""
+def _reap(status_fds: dict[int, int], uids: dict[int, int]) -> None:
+    """Collect every exited worker (and orphan), send a worker's exit status to the grader, and
+    kill whatever is left running as its uid."""
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -114,6 +127,8 @@ def _reap(status_fds: dict[int, int]) -> None:
             return
         if pid == 0:
             return
+        if pid in uids:
+            sweep(uids.pop(pid))
         fd = status_fds.pop(pid, None)
         if fd is not None:
             try:
@@ -121,6 +136,28 @@ def _reap(status_fds: dict[int, int]) -> None:
             except OSError:
                 pass  # the grader has stopped listening
             os.close(fd)
+
+
+SWEEP_PASSES = 3
+
+
+def sweep(uid: int) -> None:
+    """Kill every process running as ``uid``: a child becomes that uid and signals all it may
+    (``kill(-1)``), a few passes so that a process forked during one dies in the next."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            for _ in range(SWEEP_PASSES):
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except ProcessLookupError:
+                    break  # nothing left
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
 
 
 def _worker(worker_fd: int, file_fd: int | None, spec: dict, scratch_root: str, rules: confinement.Rules,
