@@ -6,7 +6,9 @@ Builds N rnn submissions (correct, every catalogued mistake, and a few hostile o
 with ``dlgrade grade`` as one batch (and a batch of N/4, to show that memory does not grow with
 N), grades one cold, runs one cold ``dlgrade check``, and times ``otter run`` on a plain Otter
 assignment of the same size (as many exception-format tests as rnn's graders, comparing the
-student's modules with torch's in Otter's kernel), made on the fly. Prints a table: time per
+student's modules with torch's in Otter's kernel), made on the fly, side by side with ``otter run``
+of dlgrade's own ``autograder.zip`` (the Gradescope path: confinement on, Otter's kernel skipped;
+the ratio is the median of the pairs). Prints a table: time per
 submission, throughput, peak memory of the process tree (PSS: shared pages counted once, as the
 forked workers share torch with their zygote), and the ratio to ``otter run``. Not part of
 ``make test``: speed goals live here, not in tests.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import statistics
 import json
 import os
 import subprocess
@@ -163,6 +166,24 @@ def otter_zip(folder: Path, count: int) -> Path:
     return folder / "autograder.zip"
 
 
+def gradescope_layout_run(autograder: Path, submission: Path, root: Path) -> tuple[float, int]:
+    """Seconds and peak PSS of what Gradescope runs per submission: the zip in ``source/``, the file in
+    ``submission/``, then ``python source/run_otter.py`` (pointed at ``root``)."""
+    import zipfile
+
+    with zipfile.ZipFile(autograder) as zf:
+        zf.extractall(root / "source")
+    (root / "submission").mkdir()
+    (root / "results").mkdir()
+    (root / "submission" / submission.name).write_bytes(submission.read_bytes())
+    script = root / "source" / "run_here.py"
+    script.write_text((root / "source" / "run_otter.py").read_text().replace('"/autograder"', repr(str(root))))
+    seconds, peak, proc = timed([sys.executable, str(script)], root)
+    if not (root / "results" / "results.json").exists():
+        raise SystemExit(proc.stdout)
+    return seconds, peak
+
+
 def grade_batch(bin_dir: Path, tmp: Path, name: str, subs: list[Path], jobs: int | None) -> tuple[float, int, int]:
     """Seconds, peak PSS and the number of results.json files of one ``dlgrade grade`` run."""
     out = tmp / name
@@ -190,17 +211,31 @@ def main() -> None:
         single, single_peak, _ = grade_batch(bin_dir, tmp, "one", subs[:1], args.jobs)
         check, check_peak, _ = timed([str(bin_dir / "dlgrade"), "check", str(subs[0] / "rnn.py")], tmp)
         autograder = otter_zip(tmp / "otter", grader_count(bin_dir))
-        otter_times, otter_peak = [], 0
-        for i in range(args.otter_runs):
-            run_dir = tmp / f"otter-run-{i}"
-            run_dir.mkdir()
-            t, p, proc = timed([str(bin_dir / "otter"), "run", "-a", str(autograder), "-o", str(run_dir),
-                                "--no-logo", str(subs[0] / "rnn.py")], run_dir)
-            if not (run_dir / "results.json").exists():
-                raise SystemExit(proc.stdout)
-            otter_times.append(t)
-            otter_peak = max(otter_peak, p)
+        built = subprocess.run([str(bin_dir / "dlgrade"), "build", "--assignment", "rnn", "--out", str(tmp / "dist")],
+                               capture_output=True, text=True, cwd=tmp)
+        if built.returncode != 0:
+            raise SystemExit(built.stdout + built.stderr)
+        ours = tmp / "dist" / "rnn" / "autograder.zip"
+        otter_times, ours_times, gradescope_times, otter_peak, ours_peak = [], [], [], 0, 0
+        for i in range(args.otter_runs):  # in pairs, so that both see the same machine load
+            for zip_path, times, which in ((autograder, otter_times, "plain"), (ours, ours_times, "ours")):
+                run_dir = tmp / f"otter-run-{which}-{i}"
+                run_dir.mkdir()
+                t, p, proc = timed([str(bin_dir / "otter"), "run", "-a", str(zip_path), "-o", str(run_dir),
+                                    "--no-logo", str(subs[0] / "rnn.py")], run_dir)
+                if not (run_dir / "results.json").exists():
+                    raise SystemExit(proc.stdout)
+                times.append(t)
+                if which == "plain":
+                    otter_peak = max(otter_peak, p)
+                else:
+                    ours_peak = max(ours_peak, p)
+            gradescope_times.append(gradescope_layout_run(ours, subs[0] / "rnn.py", tmp / f"gradescope-{i}"))
     otter_each = sum(otter_times) / len(otter_times)
+    ours_each = sum(ours_times) / len(ours_times)
+    gradescope_each = statistics.median(t for t, _ in gradescope_times)
+    gradescope_peak = max(p for _, p in gradescope_times)
+    gradescope_ratio = statistics.median(o / p for o, p in zip(ours_times, otter_times))
     per_sub = seconds / args.n
 
     def row(what: str, count: str, each: float, peak_bytes: int, versus: str) -> tuple[str, ...]:
@@ -212,6 +247,8 @@ def main() -> None:
         row("dlgrade grade, 1 cold", "1", single, single_peak, f"{single / otter_each:.2f} of otter"),
         row("dlgrade check, cold", "1", check, check_peak, ""),
         row("otter run", f"{args.otter_runs}", otter_each, otter_peak, "1.0x"),
+        row("otter run, dlgrade's zip", f"{args.otter_runs}", ours_each, ours_peak, f"{gradescope_ratio:.2f} of otter"),
+        row("Gradescope's run_otter.py", f"{args.otter_runs}", gradescope_each, gradescope_peak, f"{gradescope_each / otter_each:.2f} of otter"),
     ]
     header = ("what", "submissions", "per submission", "throughput", "peak memory", "vs otter run")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
@@ -220,6 +257,9 @@ def main() -> None:
     print(json.dumps({"n": args.n, "batch_s": round(seconds, 2), "per_submission_ms": round(per_sub * 1000),
                       "throughput_vs_otter": round(otter_each / per_sub, 1), "otter_run_ms": round(otter_each * 1000),
                       "single_cold_ms": round(single * 1000), "single_vs_otter": round(single / otter_each, 2),
+                      "otter_run_ours_ms": round(ours_each * 1000), "otter_run_ours_vs_otter": round(gradescope_ratio, 2),
+                      "gradescope_path_ms": round(gradescope_each * 1000),
+                      "gradescope_path_vs_otter": round(gradescope_each / otter_each, 2),
                       "check_cold_ms": round(check * 1000), "batch_peak_mib": round(peak / 2**20),
                       "small_batch_peak_mib": round(small_peak / 2**20), "cpus": os.cpu_count()}))
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import os
 import re
 import subprocess
@@ -18,6 +19,8 @@ from dlgrade.authoring.notebook import split_questions
 from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
 from dlgrade.authoring.template import solution_bodies
 from dlgrade.grading.oracle import ReferenceOracle
+
+REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 
@@ -211,8 +214,40 @@ def otter_runs(dist, tmp_path_factory):
         sub.parent.mkdir(parents=True)
         sub.write_text(text)
         runs[case] = _otter_run(dist / name / "autograder.zip", sub, sub.parent / "out")
+    hostile = root / "otter-package" / "submission.zip"
+    hostile.parent.mkdir()
+    with zipfile.ZipFile(hostile, "w") as zf:
+        for member, data in otter_kernel_bait(root / "otter-package").items():
+            zf.writestr(member, data)
+    runs["otter-package"] = _otter_run(dist / "attention" / "autograder.zip", hostile, hostile.parent / "out")
     runs["hint"] = hint
+    runs["bait"] = root / "otter-package"
     return runs
+
+
+STUB = REPO / "student_template" / "attention" / "attention.py"
+
+
+def otter_kernel_bait(marks: Path) -> dict[str, bytes]:
+    """The untouched stub beside a package named like what Otter's kernel imports (``otter``) and
+    an ``.OTTER_LOG`` that Otter's process would unpickle: each leaves a mark under ``marks`` if it
+    ever runs, and the package also forges a full score the way Otter's kernel reports one."""
+    forge = (f"import pathlib\npathlib.Path({str(marks / 'kernel-ran')!r}).write_text('ran')\n"
+             "class Notebook:\n    def __init__(self, *a, **k): pass\n"
+             "def __getattr__(name):\n    raise SystemExit(0)\n")
+    log = pickle.dumps(_Mark(str(marks / "log-unpickled")))
+    return {"attention.py": STUB.read_bytes(), "otter/__init__.py": forge.encode(),
+            "otter/check/__init__.py": forge.encode(), ".OTTER_LOG": log}
+
+
+class _Mark:
+    """Unpickling it writes a file (what a hostile pickle would do, harmlessly)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (exec, (f"open({self.path!r}, 'w').write('unpickled')",))
 
 
 def test_otter_run_gives_a_correct_submission_full_marks(otter_runs):
@@ -250,6 +285,47 @@ def test_otter_run_writes_results_for_a_submission_that_crashes_at_import(otter_
     assert all("crashes at import" in t["output"] for t in results["tests"])
 
 
+def test_otter_run_runs_nothing_of_the_submission_outside_the_worker(otter_runs):
+    """A zip with the stub, a package named ``otter`` and a pickled ``.OTTER_LOG``: Otter's kernel
+    never starts (it would import the package) and nothing is unpickled; the stub scores 0."""
+    proc, results = otter_runs["otter-package"]
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert results["score"] == 0 and len(results["tests"]) > 1, results
+    assert not list(otter_runs["bait"].glob("kernel-ran")) and not list(otter_runs["bait"].glob("log-unpickled"))
+
+
+def test_results_record_the_confinement_where_students_do_not_see_it(otter_runs):
+    from dlgrade.supervisor import tier
+
+    _, results = otter_runs["correct:rnn"]
+    assert results["extra_data"]["dlgrade_confinement"] == {"tier": tier.mode().tier, "mode": str(tier.mode()),
+                                                            "how": tier.describe()}
+    assert results["stdout_visibility"] == "hidden"
+    assert all("tier" not in t["output"] for t in results["tests"])
+
+
+def test_gradescope_layout_runs_our_run_otter_without_otter(dist, tmp_path):
+    """Gradescope's ``run_autograder`` runs ``source/run_otter.py``: ours grades with dlgrade, Otter's
+    grading and kernel are not involved; the same bait as above changes nothing."""
+    root = tmp_path / "autograder"
+    unzip(dist / "attention" / "autograder.zip", root / "source")
+    (root / "submission").mkdir()
+    (root / "results").mkdir()
+    for member, data in otter_kernel_bait(tmp_path).items():
+        (root / "submission" / member).parent.mkdir(parents=True, exist_ok=True)
+        (root / "submission" / member).write_bytes(data)
+    run_otter = (root / "source" / "run_otter.py").read_text()
+    assert "otter.run" not in run_otter and '"/autograder"' in run_otter
+    (root / "source" / "run_otter_here.py").write_text(run_otter.replace('"/autograder"', repr(str(root))))
+    proc = subprocess.run([sys.executable, str(root / "source" / "run_otter_here.py")], capture_output=True,
+                          text=True, timeout=600, cwd=root / "submission")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("dlgrade: confinement: tier ")
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == 0 and len(results["tests"]) > 1
+    assert not list(tmp_path.glob("kernel-ran")) and not list(tmp_path.glob("log-unpickled"))
+
+
 def test_gradescope_layout_runs_the_generated_run_autograder(dist, tmp_path):
     """source/ (the zip unpacked), submission/, results/ under a temporary root, as on Gradescope."""
     root = tmp_path / "autograder"
@@ -273,7 +349,7 @@ def test_gradescope_layout_runs_the_generated_run_autograder(dist, tmp_path):
 
 
 def test_plugin_error_results_are_a_valid_failed_gradescope_result():
-    from dlgrade.gradescope.otter_plugin import error_results
+    from dlgrade.gradescope.autograde import error_results
 
     results = error_results("RuntimeError: kit missing")
     assert results["score"] == 0 and "please tell your instructor" in results["output"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lang", choices=LANGS, default=DEFAULT_LANG,
                    help="language of the feedback students read in results.json (default: en); "
                         "the gradebook and the report stay in English")
+    p.add_argument("--allow-unconfined", action="store_true",
+                   help="as root on a machine without namespaces or seccomp, run student code anyway "
+                        "(refused otherwise)")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("demo", help="self-test every assignment and grade the sample submissions")
@@ -52,10 +56,22 @@ def grade_with_progress(assignment: Assignment, paths: list[Path], out: Path,
         progress.close()
 
 
+def announce_confinement(allow_unconfined: bool = False) -> None:
+    """Say first how student code will be confined here; refuse (a one-line error) where that is
+    less than a uid of its own and the seccomp filter as root, unless allowed."""
+    from dlgrade.supervisor import tier
+
+    if allow_unconfined:
+        os.environ[tier.ALLOW_UNCONFINED] = "1"  # the grading sessions (child processes) see it too
+    tier.require_confinement()
+    print(f"Confinement: {tier.describe()}", flush=True)
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
     from dlgrade.batch.gradebook import score_table
 
     assignment = get_assignment(args.assignment)
+    announce_confinement(args.allow_unconfined)
     out = Path(args.out)
     options = GradingOptions(timeout=args.timeout, jobs=args.jobs or default_jobs(), sessions=args.sessions,
                              lang=args.lang)
@@ -75,6 +91,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\nBuilding the course files into {args.dist}/:")
     packaging.cmd_build(argparse.Namespace(out=args.dist, assignment=None, lang=DEFAULT_LANG))
     out = Path(args.out)
+    announce_confinement()
     reports = []
     for assignment in authoring.assignments(None):
         samples = assignment.scenarios

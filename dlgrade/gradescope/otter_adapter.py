@@ -7,8 +7,10 @@ of Otter's test files; it cannot give each of dlgrade's tests its own entry, out
 visibility, nor the submission's header and execution time, because
 ``GradingResults.to_gradescope_dict`` writes ``results.json`` from Otter's test files and
 configuration. So :func:`use_results` replaces that one method on the results object Otter
-passes to ``after_grading``; everything else (the plugin hooks, ``otter generate``,
-``otter run``) is public. :func:`require_supported_otter` says, in one line, when the installed
+passes to ``after_grading``. And Otter 7.0 has no event or option that keeps its Jupyter kernel
+from starting (``PythonRunner.run`` always calls ``grade_notebook``, which costs seconds and runs
+nothing dlgrade uses): :func:`skip_kernel` answers that one call, once, with dlgrade's results.
+Everything else (the plugin hooks, ``otter generate``, ``otter run``) is public. :func:`require_supported_otter` says, in one line, when the installed
 Otter is not one this was checked with (:data:`SUPPORTED`; the tests run the real ``otter run``
 on the built zip with the version installed).
 """
@@ -54,3 +56,21 @@ def use_results(otter_results: Any, results: dict) -> None:
     """Make Otter write ``results`` (a Gradescope ``results.json`` dict) for this submission."""
     require_supported_otter()
     otter_results.to_gradescope_dict = _FixedResults(results)
+
+
+def skip_kernel(results: dict) -> None:
+    """Answer Otter's next ``grade_notebook`` call (the one that starts its kernel) with
+    ``results`` instead, once: the submission is graded already and must not run there."""
+    require_supported_otter()
+    from otter.run.run_autograder.runners import python_runner
+    from otter.test_files import GradingResults
+
+    kernel = python_runner.grade_notebook
+
+    def graded_already(*args: Any, **kwargs: Any) -> GradingResults:
+        python_runner.grade_notebook = kernel
+        ours = GradingResults([])
+        use_results(ours, results)
+        return ours
+
+    python_runner.grade_notebook = graded_already

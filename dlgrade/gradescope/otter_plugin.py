@@ -1,10 +1,14 @@
-"""Otter-Grader plugin: grade with dlgrade's isolated graders instead of in Otter's kernel.
+"""Otter-Grader plugin: ``otter run -a autograder.zip`` grades with dlgrade; Otter's kernel never runs.
 
-Otter runs a submission's code and its tests together in one Jupyter kernel. This plugin keeps
-the student's code out of that kernel (``before_execution`` hands Otter an empty notebook) and,
-in ``after_grading``, grades a private copy of the submission with dlgrade: the hidden pytest
-graders in a trusted process, the student's code in a separate worker. Its ``results.json`` --
-one entry per test, with its points and visibility -- replaces Otter's.
+Otter runs a submission's code and its tests together in one Jupyter kernel, whose first cell
+imports ``otter`` from the submission's folder, and then unpickles what that kernel wrote; it also
+unpickles a ``.OTTER_LOG`` found there. So in ``before_grading``, the first event of a run and
+before any of that, this plugin takes the file to grade into a private folder, empties the
+submission folder, grades the copy with dlgrade (:func:`dlgrade.gradescope.autograde.grade_folder`)
+and tells Otter not to start its kernel (:func:`dlgrade.gradescope.otter_adapter.skip_kernel`);
+dlgrade's ``results.json`` replaces Otter's. Should the kernel run anyway, ``before_execution``
+hands it an empty notebook. On Gradescope our ``run_otter.py`` calls dlgrade directly and Otter is
+not involved at all (:func:`dlgrade.gradescope.autograde.main`).
 
 Configured in ``otter_config.json`` as
 ``"plugins": [{"dlgrade.gradescope.otter_plugin.DlgradePlugin": {"assignment": "rnn", "lang": "en"}}]``
@@ -14,8 +18,6 @@ translations travel in the autograder zip under ``files/dlgrade_kit``.
 from __future__ import annotations
 
 import shutil
-import tempfile
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -23,56 +25,41 @@ import nbformat
 from otter.plugins import AbstractOtterPlugin
 
 from dlgrade.gradescope import otter_adapter
-from dlgrade.judging.i18n import DEFAULT_LANG
+from dlgrade.gradescope.autograde import KIT_DIR, error_results, grade_folder, kit_root
 
-KIT_DIR = "dlgrade_kit"
-
-
-def kit_root(submission_path: str | Path) -> Path:
-    """``<autograder>/source/files/dlgrade_kit`` for a submission at ``<autograder>/submission/x``."""
-    return Path(submission_path).resolve().parents[1] / "source" / "files" / KIT_DIR
+__all__ = ["KIT_DIR", "DlgradePlugin", "empty_folder"]
 
 
-def grade_copy(submission_path: str | Path, assignment_name: str, kit: Path, lang: str = DEFAULT_LANG) -> dict:
-    """Grade a private copy of the submission with dlgrade, feedback in ``lang``."""
-    from dlgrade.authoring.registry import ASSIGNMENTS, Assignment
-    from dlgrade.batch.run import grade
-    from dlgrade.grading.options import GradingOptions
-
-    if assignment_name not in ASSIGNMENTS:
-        raise ValueError(f"unknown assignment {assignment_name!r}")
-    assignment = Assignment(assignment_name, root=kit)
-    with tempfile.TemporaryDirectory(prefix="dlgrade-otter-") as tmp:
-        private = Path(tmp) / "submission"
-        private.mkdir()
-        source = Path(submission_path)
-        shutil.copy(source, private / source.name)
-        results = grade(assignment, [private / source.name], Path(tmp) / "results", GradingOptions(lang=lang))
-    (result,) = results.values()
-    return result
-
-
-def error_results(message: str) -> dict:
-    """A valid results dict for when grading itself could not run."""
-    from dlgrade.grading.results import TestResult, gradescope_results
-
-    test = TestResult("autograder", 0.0, 0.0, message, "visible", ran=False)
-    return gradescope_results([test], f"The autograder failed; please tell your instructor.\n{message}")
+def empty_folder(folder: Path) -> None:
+    """Remove everything in ``folder`` (links as links), so Otter's process reads nothing of it."""
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 class DlgradePlugin(AbstractOtterPlugin):
     """Grades submissions with dlgrade's graders (see the module docstring)."""
 
+    results: dict | None = None
+
+    def before_grading(self, ag_config: Any) -> None:
+        """Grade a private copy of the submission; then nothing of it is left for Otter."""
+        folder = Path(self.submission_path).resolve().parent
+        try:
+            otter_adapter.require_supported_otter()
+            self.results = grade_folder(folder, self.plugin_config, kit_root(folder.parent))
+        except Exception as exc:  # never leave Gradescope without a results file
+            self.results = error_results(f"{type(exc).__name__}: {exc}")
+        finally:
+            empty_folder(folder)
+        otter_adapter.skip_kernel(self.results)
+
     def before_execution(self, submission: nbformat.NotebookNode) -> nbformat.NotebookNode:
-        """Keep the student's code out of Otter's kernel: Otter executes an empty notebook."""
+        """Keep the student's code out of Otter's kernel, should it run: it executes an empty notebook."""
         return nbformat.v4.new_notebook()
 
     def after_grading(self, results: Any) -> None:
-        """Grade with dlgrade and make Otter write dlgrade's ``results.json``."""
-        try:
-            otter_adapter.require_supported_otter()
-            ours = grade_copy(self.submission_path, self.plugin_config["assignment"],
-                              kit_root(self.submission_path), self.plugin_config.get("lang", DEFAULT_LANG))
-        except Exception as exc:  # never leave Gradescope without a results file
-            ours = error_results(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
-        otter_adapter.use_results(results, ours)
+        """Make Otter write dlgrade's ``results.json`` (when its kernel ran after all)."""
+        otter_adapter.use_results(results, self.results or error_results("the submission was not graded"))

@@ -273,7 +273,8 @@ class GradingRun(GraderRun):
             header = f"{reference.assignment.name}: {Path(entry['path']).name}"
             if self.options.results:
                 write_results(self.options.results / entry["name"] / "results.json",
-                              gradescope_results(results, header, time.monotonic() - started))
+                              gradescope_results(results, header, time.monotonic() - started,
+                                                 self.forkserver.confinement()))
 
     def _prefetcher(self, reference: ReferenceOracle, entry: dict, plan: RequestPlan) -> AnswerPrefetcher:
         """The prefetcher of the submission ``entry`` (none of its code runs until it is started)."""

@@ -33,8 +33,10 @@ class TestResult:
                 "status": "passed" if self.passed else "failed"}
 
 
-def gradescope_results(tests: list[TestResult], header: str = "", execution_time: float | None = None) -> dict:
-    """The ``results.json`` dict: a top-level score plus one entry per test."""
+def gradescope_results(tests: list[TestResult], header: str = "", execution_time: float | None = None,
+                       extra_data: dict | None = None) -> dict:
+    """The ``results.json`` dict: a top-level score plus one entry per test; ``extra_data``
+    (Gradescope keeps it, students never see it) says how the submission was confined."""
     score = round(sum(t.score for t in tests), 6)
     max_score = round(sum(t.max_score for t in tests), 6)
     output = (header + "\n" if header else "") + f"Score: {score:g} / {max_score:g}"
@@ -43,6 +45,8 @@ def gradescope_results(tests: list[TestResult], header: str = "", execution_time
                "tests": [t.to_gradescope(i) for i, t in enumerate(tests, start=1)]}
     if execution_time is not None:
         results["execution_time"] = round(execution_time, 3)
+    if extra_data:
+        results["extra_data"] = extra_data
     return results
 
 

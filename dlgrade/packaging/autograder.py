@@ -1,8 +1,12 @@
-"""``autograder.zip``: made by ``otter generate``, graded by dlgrade through an Otter plugin.
+"""``autograder.zip``: made by ``otter generate``, graded by dlgrade, never in Otter's kernel.
 
 Why ``otter generate`` (not ``otter assign``): our source of truth is the reference ``.py`` and
 pytest graders, not an annotated master notebook; ``generate`` packages exactly what we give it
-(config, requirements, support files) into the zip Gradescope and ``otter run`` expect.
+(config, requirements, support files) into the zip Gradescope and ``otter run`` expect. Then two
+files of the zip change: ``run_otter.py`` (what Gradescope's ``run_autograder`` runs) calls
+dlgrade instead of Otter's grading (:data:`RUN_OTTER`), and ``setup.sh`` also installs
+bubblewrap and libseccomp. ``otter run``, which ignores ``run_otter.py``, reaches dlgrade through
+the plugin named in ``otter_config.json``.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from pathlib import Path
 from dlgrade.authoring.registry import Assignment
 from dlgrade.authoring.translations import translation_path
 from dlgrade.gradescope import otter_adapter
-from dlgrade.gradescope.otter_plugin import KIT_DIR
+from dlgrade.gradescope.autograde import KIT_DIR
 from dlgrade.judging.i18n import DEFAULT_LANG
 from dlgrade.packaging.wheel import wheel
 from dlgrade.packaging.zips import read_zip, tree_members, write_zip
@@ -34,6 +38,19 @@ points = 0
 @test_case(points=0, hidden=True)
 def graded_by_dlgrade():
     pass
+'''
+
+# Gradescope's run_autograder runs `python /autograder/source/run_otter.py`: grade with dlgrade, not
+# with Otter's kernel (see dlgrade.gradescope.autograde)
+RUN_OTTER = '''\
+"""Gradescope runs this: dlgrade grades the submission; Otter's kernel never runs (dlgrade.gradescope.autograde)."""
+import sys
+
+sys.path[:] = [p for p in sys.path if p not in ("", "/autograder/source", "/autograder/submission")]
+from dlgrade.gradescope.autograde import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main("/autograder"))
 '''
 
 PYTHON_VERSION = "3.11"  # the version dlgrade is tested with
@@ -69,7 +86,8 @@ def build_autograder_zip(assignment: Assignment, path: Path, lang: str = DEFAULT
     """Stage config, requirements, placeholder test and kit; run ``otter generate``; normalize."""
     otter_adapter.require_supported_otter()
     wheel_name, wheel_members = wheel(requires=("torch>=2.2,<3", "numpy>=1.26", "pytest>=8", "nbformat>=5.9",
-                                                "ipython>=8"))
+                                                "ipython>=8", "pyseccomp>=0.1.2; sys_platform == 'linux'",
+                                                "landlock>=1.0.0.dev5; sys_platform == 'linux'"))
     with tempfile.TemporaryDirectory(prefix="dlgrade-build-") as tmp:
         stage = Path(tmp)
         (stage / "tests").mkdir()
@@ -93,13 +111,14 @@ def build_autograder_zip(assignment: Assignment, path: Path, lang: str = DEFAULT
         path.write_bytes(out.read_bytes())
     members, executable = read_zip(path)
     members["setup.sh"] = add_bubblewrap(members["setup.sh"].decode()).encode()
+    members["run_otter.py"] = RUN_OTTER.encode()
     return write_zip(path, members, executable)
 
 
 def add_bubblewrap(setup_sh: str) -> str:
-    """Otter's ``setup.sh`` plus Debian's bubblewrap, which confines dlgrade's worker (best effort:
-    where the image cannot create namespaces, the worker falls back to limits only)."""
-    line = "apt-get install -y bubblewrap || echo 'dlgrade: bubblewrap not installed'\n"
+    """Otter's ``setup.sh`` plus Debian's bubblewrap and libseccomp, which confine dlgrade's worker
+    (where the container cannot create namespaces, the container tier: a uid per worker, seccomp)."""
+    line = "apt-get install -y bubblewrap libseccomp2 || echo 'dlgrade: bubblewrap or libseccomp2 not installed'\n"
     anchor = "apt-get install -y wget"
     if anchor not in setup_sh:
         return setup_sh + "\n" + line

@@ -153,6 +153,10 @@ class Forkserver:
         self._control = control
         self._ready = False
 
+    def confinement(self) -> dict:
+        """What results.json records of the tier in force (``extra_data``: students do not see it)."""
+        return {"dlgrade_confinement": {"tier": self.mode.tier, "mode": str(self.mode), "how": tier.describe()}}
+
     def _close_trusted_places(self, base: Path, view: Path) -> None:
         """Container tier: worker uids may reach their scratch folders (search only on the way)
         and the runtime, and nothing else of the trusted side's (:mod:`~dlgrade.supervisor.lockdown`)."""

@@ -81,6 +81,14 @@ def _pick(names: list[str], module_name: str) -> str | None:
     return code[0] if len(code) == 1 else None
 
 
+def pick_file(folder: Path, module_name: str) -> Path | None:
+    """The file in ``folder`` (searched through) that would be graded: ``<module_name>.py`` or
+    ``.ipynb``, else its one code file; None when there is none, or several."""
+    files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and not p.is_symlink()]
+    chosen = _pick(files, module_name)
+    return None if chosen is None else folder / chosen
+
+
 def load_submission(path: Path, module_name: str, name: str | None = None) -> Submission:
     """Read a submission. Unreadable content gives a :class:`Submission` with ``problem`` set.
 
