@@ -25,3 +25,30 @@ def reference_source(name: str) -> str:
 def dlgrade_cmd(*args: str) -> list[str]:
     """Command line running the dlgrade CLI with this interpreter."""
     return [sys.executable, "-m", "dlgrade", *args]
+
+
+def confinement_tier() -> str:
+    """The tier grading gets on this machine: ``namespaces``, ``container`` or ``none``."""
+    from dlgrade.supervisor import tier
+
+    return tier.mode().tier
+
+
+# the adversarial suites need a tier that confines (without one the attacks would hit the machine)
+NEEDS_CONFINEMENT = dict(condition=confinement_tier() == "none",
+                         reason="needs a confinement tier (bubblewrap's namespaces, or root for the container tier); "
+                                "without one these attacks would hit the machine")
+
+
+def unreadable_error() -> str:
+    """What reading a trusted file raises in a worker: hidden from view (namespaces) or closed to
+    its uid (container)."""
+    return "PermissionError" if confinement_tier() == "container" else "FileNotFoundError"
+
+
+def worker_uids() -> set[int]:
+    """The uids workers run as (``nobody`` as root with namespaces; a range in the container tier)."""
+    from dlgrade.supervisor.policy import POLICY
+
+    first, count = POLICY.container_uids
+    return {POLICY.uid, *range(first, first + count)}

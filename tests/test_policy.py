@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dlgrade.supervisor import bwrap, policy
+from dlgrade.supervisor import bwrap, policy, security
 from dlgrade.supervisor.policy import POLICY, Limits, Mode, Namespace, Place, Policy, Scratch
 from dlgrade.worker.confinement import Rules
 
@@ -20,16 +20,19 @@ TABLE = re.compile(r"<!-- confinement table:[^\n]*-->\n(.*?)\n<!-- end of the co
 def test_the_readme_confinement_table_is_written_from_the_policy():
     found = TABLE.search((REPO / "README.md").read_text())
     assert found, "README.md has no confinement table between its markers"
-    assert found.group(1) == policy.security_table(), (
+    assert found.group(1) == security.security_table(), (
         "README.md's confinement table differs from the policy: paste "
-        "`python -c 'from dlgrade.supervisor.policy import security_table; print(security_table())'`")
+        "`python -c 'from dlgrade.supervisor.security import security_table; print(security_table())'`")
 
 
 def test_the_table_follows_the_numbers():
-    table = policy.security_table(replace(POLICY, uid=4321, scratch=Scratch(size_mb=8, max_files=99),
-                                          limits=Limits(cpu_seconds=7), call_timeout_s=3.5))
-    for text in ("uid 4321", "(8 MB, 99 files)", "CPU 7 s", "default 3.5 s"):
+    table = security.security_table(replace(POLICY, uid=4321, scratch=Scratch(size_mb=8, max_files=99),
+                                            limits=Limits(cpu_seconds=7), call_timeout_s=3.5,
+                                            container_uids=(7000, 10)))
+    for text in ("uid 4321", "(8 MB, 99 files)", "CPU 7 s", "default 3.5 s", "(7000-7009)"):
         assert text in table
+    header = table.splitlines()[0]
+    assert [cell.strip().split()[0] for cell in header.strip("|").split("|")[1:]] == ["namespaces", "container", "none"]
 
 
 @pytest.mark.parametrize("mode", list(Mode))
@@ -87,9 +90,7 @@ def test_the_worker_carries_out_the_policy_s_confinement():
                     container_uids=(5000, 3))
     rules = Rules.from_json(json.dumps(other.confinement(Mode.DROP)))
     assert (rules.uid, rules.scratch_tmpfs, rules.own_pid) == (1234, "size=16m,nr_inodes=10,mode=0700", False)
-    assert rules.worker_uid(7) == 1234
-    container = Rules.from_json(json.dumps(other.confinement(Mode.CONTAINER)))
-    assert [container.worker_uid(n) for n in range(1, 5)] == [5001, 5002, 5000, 5001]
+    assert Rules.from_json(json.dumps(other.confinement(Mode.CONTAINER))).uids == (5000, 3)
 
 
 def test_the_seccomp_filter_refuses_what_the_policy_lists():

@@ -12,6 +12,7 @@ run without them (the supervisor asks for them only where :func:`seccomp_availab
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Iterable
 
 
@@ -77,4 +78,5 @@ def install_landlock(readable: Iterable[str], writable: Iterable[str]) -> bool:
     for path in writable:
         ruleset.allow(path)
     ruleset.apply()
+    os.close(ruleset._fd)  # the binding keeps the ruleset's descriptor open; the worker must hold none but its socket
     return True

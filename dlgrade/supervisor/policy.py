@@ -1,10 +1,11 @@
 """The sandbox policy: what confines a worker, stated once, as data.
 
-Every tier translates the same :data:`POLICY` into its own mechanism: bubblewrap's command line
-and the zygote's per-worker steps (:mod:`dlgrade.supervisor.bwrap`,
-:mod:`dlgrade.worker.confinement`) where namespaces can be made, or a plain child process with the
-limits only where they cannot (:class:`Mode`). :func:`describe` (one line for logs) and
-:func:`security_table` (the README's confinement table; a test keeps the two equal) read it too.
+Every tier (:class:`Mode`) translates the same :data:`POLICY` into its own mechanism: bubblewrap's
+command line (:mod:`dlgrade.supervisor.bwrap`) where namespaces can be made; file modes
+(:mod:`dlgrade.supervisor.lockdown`) and a uid per worker where they cannot; and in every tier the
+zygote's per-worker steps (:mod:`dlgrade.worker.confinement`: uid, seccomp, Landlock, limits).
+:func:`describe` (one line for logs and results) and :mod:`dlgrade.supervisor.security` (the
+README's confinement table; a test keeps the two equal) read it too.
 nsjail's ``config.proto`` is the model: a declarative config, one mechanism per field.
 """
 from __future__ import annotations
@@ -134,13 +135,15 @@ class Scratch:
 # system calls a worker may never make (seccomp, every tier): no new socket (the protocol's was
 # made before; no TCP/UDP, loopback included, no Unix sockets, abstract ones included), no tracing
 # or reading other processes, no mounts or namespaces, no kernel keyring, BPF, perf or io_uring
-# (whose operations seccomp cannot see), no kernel modules
+# (whose operations seccomp cannot see), no kernel modules, no System V IPC
 SECCOMP_DENIED = ("socket", "socketpair", "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2",
                   "unshare", "setns", "pivot_root", "chroot", "keyctl", "add_key", "request_key", "bpf",
                   "perf_event_open", "io_uring_setup", "io_uring_enter", "io_uring_register", "userfaultfd",
                   "open_by_handle_at", "name_to_handle_at", "fsopen", "fsmount", "fspick", "open_tree", "move_mount",
                   "mount_setattr", "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
-                  "fanotify_init", "quotactl", "swapon", "swapoff", "reboot", "acct")
+                  "fanotify_init", "quotactl", "swapon", "swapoff", "reboot", "acct",
+                  # System V IPC outlives a worker and, without an IPC namespace, is shared between uids
+                  "shmget", "shmat", "msgget", "semget")
 # clone(2) with any of these flags makes a namespace: refused; clone3 (whose flags seccomp cannot
 # read) answers ENOSYS, so the C library falls back to clone
 CLONE_NAMESPACE_FLAGS = {"CLONE_NEWNS": 0x00020000, "CLONE_NEWCGROUP": 0x02000000, "CLONE_NEWUTS": 0x04000000,
@@ -253,51 +256,3 @@ def describe(mode: Mode, policy: Policy = POLICY, seccomp: bool = True, landlock
                 f"the grader's files made unreadable to it, {filters}, {walls}; what it started is killed by uid")
     return (f"tier none (no namespaces, not root): a separate process AS YOU, {filters}, {walls}; not protected: "
             "whatever your user can read or write that Landlock does not cover, and processes it detaches")
-
-
-def _names(paths: Iterable[str]) -> str:
-    quoted = [f"`{p}`" for p in paths]
-    return ", ".join(quoted[:-1]) + f" and {quoted[-1]}" if len(quoted) > 1 else "".join(quoted)
-
-
-def security_table(policy: Policy = POLICY) -> str:
-    """The README's confinement table (Markdown), written from ``policy``."""
-    from dlgrade.exposed.protocol import MAX_BLOBS
-
-    limits, scratch, max_message_mb = policy.limits, policy.scratch, MAX_BLOBS // 2**20
-    places = {Place.WORKING: "the grader's working folder", Place.KIT: "the folder holding `dlgrade` (the repository "
-              "or the kit)", Place.TEMP: "the temporary folder", Place.HOME: "the home folder"}
-    hidden = ", ".join([_names(policy.hidden), *(places[p] for p in policy.hidden_places),
-                        "every submission's folder and the results folder"])
-    rows = [
-        ("what", "how", "where"),
-        ("---", "---", "---"),
-        ("no access to graders, reference, results",
-         f"the zygote (and so every worker forked from it) gets its own mount namespace: `/` read-only; {hidden} "
-         f"become empty in-memory folders; {' and '.join(p.value for p in policy.read_only)} are put back "
-         "read-only; each worker then gets a mount namespace of its own whose one writable place is a fresh "
-         f"private tmpfs ({scratch.size_mb} MB, {scratch.max_files} files) holding only its submission, so workers "
-         "cannot see one another's files",
-         "where namespaces can be made (modes `drop` and `caps`: bubblewrap is installed and allowed; `.ci/run` "
-         "installs it, the autograder zip's `setup.sh` installs it on Gradescope)"),
-        ("unprivileged",
-         f"as root (Gradescope, CI) the worker drops to uid {policy.uid} (`nobody`) before any student code runs; "
-         "as an ordinary user it runs in a user namespace and drops every capability; no-new-privileges either way",
-         "modes `drop` and `caps`"),
-        ("no network",
-         "the zygote's new network namespace holds nothing but loopback; every worker is forked into it (and into "
-         "IPC and UTS namespaces of its own, so System V shared memory dies with the worker)",
-         "modes `drop` and `caps`"),
-        ("nothing survives",
-         "each worker is PID 1 of a PID namespace of its own, with a `/proc` that shows only that namespace; the "
-         "grader kills it through a pidfd (its PID comes from the kernel, as the credentials of its first message) "
-         "and the whole namespace goes, `setsid`/double-fork included; the zygote's bwrap has `--die-with-parent`",
-         "modes `drop` and `caps`; in mode `plain`, the worker's process group only"),
-        ("limits",
-         f"per call: wall-clock timeout (`--timeout`, default {policy.call_timeout_s:g} s); per worker: address "
-         f"space (+{limits.memory_mb / 1024:g} GB over Python and torch), CPU {limits.cpu_seconds} s, processes "
-         f"(+{limits.processes}), {limits.open_files} open files, {limits.file_size_mb} MB files, no core dumps; "
-         f"printed output kept to {limits.printed_chars // 1024} KB per call; messages to {max_message_mb} MB",
-         "every mode (rlimits)"),
-    ]
-    return "\n".join(f"| {what} | {how} | {where} |" for what, how, where in rows)

@@ -65,14 +65,6 @@ class Rules:
     def own_pid(self) -> bool:
         return "pid" in self.namespaces
 
-    def worker_uid(self, count: int) -> int:
-        """The uid the ``count``-th worker becomes (as root; in the container tier, one of the range)."""
-        if self.mode == "container":
-            first, size = self.uids
-            return first + count % size
-        return self.uid
-
-
 def own_session() -> None:
     os.setsid()
 
@@ -127,11 +119,11 @@ def enter_scratch(workdir: str) -> None:
     os.environ.update(HOME=workdir, TMPDIR=workdir)
 
 
-def drop_privileges(rules: Rules, owned: list[str], count: int) -> None:
-    """Become the policy's user (as root; it gets ``owned``) or drop every capability (in a user
-    namespace); then no new privileges, ever."""
+def drop_privileges(rules: Rules, owned: list[str], uid: int) -> None:
+    """Become ``uid`` (as root: the policy's, or in the container tier the one the zygote claimed
+    for this worker; it gets ``owned``) or drop every capability (in a user namespace); then no
+    new privileges, ever."""
     if rules.mode in ("drop", "container") and os.geteuid() == 0:
-        uid = rules.worker_uid(count)
         for path in owned:
             os.chown(path, uid, uid)
         os.setgroups([])
@@ -159,13 +151,13 @@ def announce(worker_fd: int) -> socket.socket:
 
 
 def confine(worker_fd: int, file_fd: int | None, file_name: str | None, scratch_root: str, rules: Rules,
-            count: int) -> socket.socket:
+            count: int, uid: int) -> socket.socket:
     """Every step, in order; the socket to serve requests on."""
     own_session()
     workdir = private_scratch(scratch_root, rules, count)
     owned = [workdir, *stage_submission(workdir, file_name, file_fd)]
     owned.append(redirect_output(workdir))
     enter_scratch(workdir)
-    drop_privileges(rules, owned, count)
+    drop_privileges(rules, owned, uid)
     install_filters(rules, workdir)
     return announce(worker_fd)

@@ -11,10 +11,13 @@ requests (:func:`dlgrade.worker.server.serve`; the limits come with the first on
 The zygote reaps its workers and reports each one's exit status on its status socket. Without
 PID namespaces (the container tier) each worker runs as a uid of its own, the zygote is their
 subreaper, and when a worker exits everything left running as its uid is killed (:func:`sweep`),
-as is everything of every uid it used when the zygote stops.
+as is everything of every uid it used when the zygote stops. A uid is claimed for one worker at a
+time across every zygote of the machine (:class:`UidClaims`: a lock file per uid), so that a sweep
+never hits another session's worker.
 """
 from __future__ import annotations
 
+import fcntl
 import gc
 import json
 import os
@@ -59,6 +62,7 @@ def main(argv: list[str]) -> None:
     if by_uid:  # orphans of the workers come back here, to be reaped, instead of to PID 1
         syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
     uids: dict[int, int] = {}  # worker pid -> its uid (container tier)
+    claims = UidClaims(*rules.uids) if by_uid else None
     wake_r, wake_w = os.pipe()
     for fd in (wake_r, wake_w):
         os.set_blocking(fd, False)
@@ -75,7 +79,7 @@ def main(argv: list[str]) -> None:
                     pass
             except BlockingIOError:
                 pass  # drained
-            _reap(status_fds, uids)
+            _reap(status_fds, uids, claims)
         if control not in readable:
             continue
         try:
@@ -83,12 +87,15 @@ def main(argv: list[str]) -> None:
         except OSError:
             message = b""
         if not message:
-            for uid in set(uids.values()) | ({rules.worker_uid(n) for n in range(1, count + 1)} if by_uid else set()):
+            for uid in set(uids.values()):
                 sweep(uid)
             return
         count += 1
         worker_fd, status_fd, *rest = fds
+        uid = rules.uid
         try:
+            if claims is not None:
+                uid = claims.claim()  # swept already: nothing of an earlier worker runs as it
             if own_pid_ns is not None:  # the next child is PID 1 of a new PID namespace
                 syscalls.setns(own_pid_ns, syscalls.CLONE_NEWPID)
                 syscalls.unshare(syscalls.CLONE_NEWPID)
@@ -99,25 +106,28 @@ def main(argv: list[str]) -> None:
             try:
                 # nothing of the zygote's: not the control socket, nor the exit-status sockets of
                 # the other workers still running (one could forge their exit status)
-                for fd in (control.fileno(), wake_r, wake_w, status_fd, own_pid_ns, *status_fds.values()):
+                held = claims.fds() if claims is not None else []
+                for fd in (control.fileno(), wake_r, wake_w, status_fd, own_pid_ns, *status_fds.values(), *held):
                     if fd is not None:
                         os.close(fd)
                 signal.set_wakeup_fd(-1)
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                _worker(worker_fd, rest[0] if rest else None, json.loads(message), scratch_root, rules, count)
+                _worker(worker_fd, rest[0] if rest else None, json.loads(message), scratch_root, rules, count, uid)
             finally:
                 os._exit(70)
         for fd in (worker_fd, *rest):
             os.close(fd)
         if pid > 0:
             status_fds[pid] = status_fd
-            if by_uid:
-                uids[pid] = rules.worker_uid(count)
+            if claims is not None:
+                uids[pid] = uid
         else:
             os.close(status_fd)
+            if claims is not None:
+                claims.release(uid)
 
 
-def _reap(status_fds: dict[int, int], uids: dict[int, int]) -> None:
+def _reap(status_fds: dict[int, int], uids: dict[int, int], claims: UidClaims | None) -> None:
     """Collect every exited worker (and orphan), send a worker's exit status to the grader, and
     kill whatever is left running as its uid."""
     while True:
@@ -128,7 +138,10 @@ def _reap(status_fds: dict[int, int], uids: dict[int, int]) -> None:
         if pid == 0:
             return
         if pid in uids:
-            sweep(uids.pop(pid))
+            uid = uids.pop(pid)
+            sweep(uid)
+            if claims is not None:
+                claims.release(uid)
         fd = status_fds.pop(pid, None)
         if fd is not None:
             try:
@@ -139,6 +152,46 @@ def _reap(status_fds: dict[int, int], uids: dict[int, int]) -> None:
 
 
 SWEEP_PASSES = 3
+CLAIMS_DIR = "/run/dlgrade-uids"
+
+
+class UidClaims:
+    """The worker uids this zygote holds: uid ``u`` is ours while we hold an exclusive lock on
+    ``CLAIMS_DIR/u`` (a zygote that dies releases its claims with it)."""
+
+    def __init__(self, first: int, count: int) -> None:
+        self.first, self.count = first, count
+        self._held: dict[int, int] = {}  # uid -> lock file descriptor
+        self._next = 0
+        os.makedirs(CLAIMS_DIR, mode=0o700, exist_ok=True)
+
+    def claim(self) -> int:
+        """A free uid, swept of anything a crashed session left running as it."""
+        for _ in range(self.count):
+            uid = self.first + self._next
+            self._next = (self._next + 1) % self.count
+            if uid in self._held:
+                continue
+            fd = os.open(os.path.join(CLAIMS_DIR, str(uid)), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue  # another session's worker
+            self._held[uid] = fd
+            sweep(uid)
+            return uid
+        raise OSError("every worker uid is in use")
+
+    def release(self, uid: int) -> None:
+        fd = self._held.pop(uid, None)
+        if fd is not None:
+            os.close(fd)
+
+    def fds(self) -> list[int]:
+        return list(self._held.values())
+
+
 
 
 def sweep(uid: int) -> None:
@@ -161,10 +214,10 @@ def sweep(uid: int) -> None:
 
 
 def _worker(worker_fd: int, file_fd: int | None, spec: dict, scratch_root: str, rules: confinement.Rules,
-            count: int) -> None:
+            count: int, uid: int) -> None:
     """The worker process: confine itself, then serve the grader's requests."""
     try:
-        sock = confinement.confine(worker_fd, file_fd, spec.get("file"), scratch_root, rules, count)
+        sock = confinement.confine(worker_fd, file_fd, spec.get("file"), scratch_root, rules, count, uid)
     except BaseException:
         traceback.print_exc()
         sys.stderr.flush()
