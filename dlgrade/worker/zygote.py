@@ -25,6 +25,7 @@ import select
 import signal
 import socket
 import sys
+import time
 import traceback
 
 from dlgrade.worker import confinement, server, syscalls
@@ -89,6 +90,8 @@ def main(argv: list[str]) -> None:
         if not message:
             for uid in set(uids.values()):
                 sweep(uid)
+            if by_uid:
+                _reap_orphans()
             return
         count += 1
         worker_fd, status_fd, *rest = fds
@@ -151,6 +154,20 @@ def _reap(status_fds: dict[int, int], uids: dict[int, int], claims: UidClaims | 
             os.close(fd)
 
 
+def _reap_orphans(limit_s: float = 2.0) -> None:
+    """Before the zygote goes: wait for every child and orphan it holds (killed by the sweeps),
+    so none is left as a zombie of whatever process is PID 1 (in a container, often one that
+    reaps nothing)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.01)
+
+
 SWEEP_PASSES = 3
 CLAIMS_DIR = "/run/dlgrade-uids"
 
@@ -162,7 +179,9 @@ class UidClaims:
     def __init__(self, first: int, count: int) -> None:
         self.first, self.count = first, count
         self._held: dict[int, int] = {}  # uid -> lock file descriptor
-        self._next = 0
+        # a random start: zygotes that cannot see each other's claims (two containers on one host
+        # share uids) rarely pick the same uid
+        self._next = int.from_bytes(os.urandom(4), "little") % count
         os.makedirs(CLAIMS_DIR, mode=0o700, exist_ok=True)
 
     def claim(self) -> int:
