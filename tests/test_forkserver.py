@@ -253,6 +253,19 @@ def test_container_tier_gives_each_worker_its_own_uid_and_kills_what_it_left(mon
     assert {p: p.stat().st_mode for p in modes} == modes
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="the container tier is the one for root without namespaces")
+def test_container_tier_fails_closed_when_it_cannot_close_the_grader_s_files(monkeypatch):
+    from dlgrade.supervisor import forkserver as forkserver_module
+
+    def refuse(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(bwrap, "bwrap_path", lambda: None)
+    monkeypatch.setattr(forkserver_module, "Lockdown", refuse)
+    with pytest.raises(WorkerError, match="cannot close the grader's files to worker uids: .*Read-only"):
+        Forkserver().close()
+
+
 def test_without_namespaces_or_seccomp_root_is_refused_unless_allowed(monkeypatch):
     from dlgrade.supervisor import tier
 

@@ -163,8 +163,11 @@ class Forkserver:
         for folder in (base, view, view / "work"):
             folder.chmod(0o711)
         if self._lockdown is None:
-            self._lockdown = Lockdown(POLICY.hidden_paths(self.hide), [*POLICY.read_only_paths(), view / "work"],
-                                      SHARED_TEMP)
+            try:
+                self._lockdown = Lockdown(POLICY.hidden_paths(self.hide), [*POLICY.read_only_paths(), view / "work"],
+                                          SHARED_TEMP)
+            except OSError as exc:  # e.g. a read-only mount: never grade with the grader's files open
+                raise WorkerError(f"the container tier cannot close the grader's files to worker uids: {exc}") from None
 
     def _wait_ready(self) -> None:
         assert self._control is not None
