@@ -162,6 +162,30 @@ def _requests_waiting(wait):
     return bool(own) and bool(_select.select(own, [], [], wait)[0])
 '''
 
+# the worker's first answer goes out a few bytes at a time, each piece well within the timeout,
+# the whole well past it: the per-call timeout must be a deadline for the whole answer
+TRICKLE = f'''
+import time as _time
+import dlgrade.exposed.protocol as _protocol
+_send_whole = _protocol.send
+_TRICKLED = []
+
+
+def _trickle(sock, message, *args, **kwargs):
+    if _TRICKLED or not (isinstance(message, dict) and "out" in message):
+        return _send_whole(sock, message, *args, **kwargs)
+    _TRICKLED.append(1)
+    data = _protocol.encode(message)
+    pieces = 12
+    step = len(data) // pieces + 1
+    for start in range(0, len(data), step):
+        sock.sendall(data[start:start + step])
+        _time.sleep({TIMEOUT} * 1.5 / pieces)
+
+
+_protocol.send = _trickle
+'''
+
 # a stub whose targets report the descriptors the worker holds besides its own socket
 FD_SCAN = '''
 import gc as _gc
@@ -446,6 +470,8 @@ def hostiles(name: str) -> dict[str, Hostile]:
         Hostile("stall_first_call", "ref", "timeouts", f"the reference; its first call into a target stalls "
                 f"{TIMEOUT + 1} s once, while the grader has requests queued", head=STALL_HELPERS,
                 tail=in_targets("stall")),
+        Hostile("trickle_first_answer", "ref", "timeouts", f"the reference; its first answer is sent in 12 "
+                f"pieces over {TIMEOUT * 1.5:g} s (timeout {TIMEOUT} s)", head=TRICKLE),
         Hostile("patch_comparisons", "stub", "zero",
                 "torch/numpy comparisons, Tensor.__eq__, builtins and operator patched; the targets return NaN",
                 head=PATCH_COMPARISONS + PATCH_MORE, tail=RETURN_NAN),
@@ -636,6 +662,18 @@ def test_a_call_over_the_timeout_fails_only_where_it_is(session, name):
                               f"({results['score']}/{full_marks(results)}): {not_timeouts}")
 
 
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_an_answer_sent_slowly_is_held_to_its_call_s_deadline(session, name):
+    """The timeout covers the whole exchange, not each read: an answer trickled out over 1.5x the
+    timeout fails its test(s) with a timeout; every other test passes."""
+    results = _batch(session, name).results("trickle_first_answer")
+    lost = failed(results)
+    not_timeouts = [(t["name"], t["output"][:400]) for t in lost if f"timed out after {TIMEOUT} s" not in t["output"]]
+    if not lost or not_timeouts:
+        raise AttackSucceeded(f"{name}: an answer trickled over {TIMEOUT * 1.5:g} s (timeout {TIMEOUT} s) "
+                              f"{'counted' if not lost else 'made other tests fail'}: {not_timeouts}")
+
+
 @pytest.mark.parametrize("name", [_param(name, "worker_fds") for name in ASSIGNMENTS])
 def test_a_worker_holds_no_descriptor_but_its_own_socket(session, name):
     """A worker forked while other submissions' workers are alive holds none of their descriptors."""
@@ -734,3 +772,100 @@ def test_no_process_or_scratch_folder_is_left(session, name):
     assert not run.left_later, "still there later:\n" + "\n".join(map(str, run.left_later))
     left = [str(p) for p in run.tmpdir.rglob("*")] if run.tmpdir.exists() else []
     assert not left, left[:20]
+
+
+# -- one submission cannot end the session for its classmates -----------------------------------------
+BREAKERS = {
+    "surrogate_message": ("every target raises an exception whose message holds a lone surrogate",
+                          'raise RuntimeError("bad byte " + chr(0xDCFF))'),
+    "answer_without_out": ("the worker's answers lose their 'out' entry", '''
+import dlgrade.exposed.protocol as _protocol
+_send = _protocol.send
+def _drop_out(sock, message, *args, **kwargs):
+    if isinstance(message, dict) and message.get("ok") and "out" in message:
+        message = {k: v for k, v in message.items() if k != "out"}
+    return _send(sock, message, *args, **kwargs)
+_protocol.send = _drop_out
+'''),
+    "dtype_is_a_list": ("tensor headers give their dtype as a list", '''
+import dlgrade.exposed.tensorio as _tensorio
+_encode = _tensorio.encode_tensor
+def _listed(tensor):
+    meta, data = _encode(tensor)
+    return dict(meta, dtype=[meta["dtype"]]), data
+_tensorio.encode_tensor = _listed
+'''),
+}
+
+
+def isolation_batch(assignment: Assignment, folder: Path) -> list[Path]:
+    """[ref, ref, breaker, ref, breaker, ref, ..., ref, ref]: each way to break the trusted side
+    between correct submissions; and the reference as a notebook whose second cell's tags are a
+    number (it used to fail while loaded ahead, taking the two submissions before it along)."""
+    folder.mkdir(parents=True)
+    reference = assignment.reference_source
+    paths = [folder / "ref_a.py", folder / "ref_b.py"]
+    for name, (_, code) in BREAKERS.items():
+        if name == "surrogate_message":
+            source = f"TARGETS = {targets(assignment.name)!r}\n" + reference + in_targets_raw(code)
+        else:
+            source = code + "\n" + reference
+        (folder / f"{name}.py").write_text(source, encoding="utf-8")
+        paths += [folder / f"{name}.py", folder / f"ref_after_{name}.py"]
+    cells = [{"cell_type": "code", "metadata": {}, "source": reference, "outputs": [], "execution_count": None},
+             {"cell_type": "code", "metadata": {"tags": 5}, "source": "x = 1", "outputs": [], "execution_count": None}]
+    notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    tags = folder / "tags_number" / f"{assignment.module_name}.ipynb"
+    tags.parent.mkdir()
+    tags.write_text(json.dumps(notebook))
+    paths += [tags, folder / "ref_y.py", folder / "ref_z.py"]
+    for path in paths:
+        if path.name.startswith("ref_"):
+            path.write_text(reference)
+    return paths
+
+
+def in_targets_raw(action: str) -> str:
+    """``action`` run first in every target (without the attack prelude)."""
+    helper = GENERIC_PRELUDE[GENERIC_PRELUDE.index("def _replace_targets"):GENERIC_PRELUDE.index("def _attack_report")]
+    return "\n" + helper + IN_TARGETS.format(action="\n".join(" " * 8 + line for line in action.splitlines()),
+                                             only=None)
+
+
+@pytest.fixture(scope="module")
+def isolation(tmp_path_factory):
+    """Each assignment's isolation batch through ``dlgrade grade`` (default --jobs)."""
+    root = tmp_path_factory.mktemp("isolation")
+
+    def grade(name: str) -> tuple[subprocess.CompletedProcess, Path, list[Path]]:
+        paths = isolation_batch(get_assignment(name), root / name / "subs")
+        out = root / name / "out"
+        proc = subprocess.run([str(BIN / "dlgrade"), "grade", "--assignment", name, "--out", str(out),
+                               *map(str, paths)], capture_output=True, text=True, timeout=RUN_LIMIT_S,
+                              env=clean_env())
+        return proc, out, paths
+
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        return dict(zip(ASSIGNMENTS, pool.map(grade, ASSIGNMENTS)))
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_a_submission_that_breaks_the_trusted_side_fails_alone(isolation, name):
+    proc, out, paths = isolation[name]
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    from dlgrade.batch.entries import submission_name
+
+    for path in paths:
+        results_file = out / submission_name(path) / "results.json"
+        assert results_file.exists(), f"{path.name}: no results"
+        text = results_file.read_text(encoding="utf-8")  # valid UTF-8
+        results = json.loads(text)
+        assert results["tests"] and sum(t["max_score"] for t in results["tests"]) > 0, (path.name, results)
+        if path.name.startswith("ref_") or path.suffix == ".ipynb":  # the notebook is the reference, odd tags and all
+            assert full_marks(results) == results["score"], (path.name, outputs(results)[:2000])
+        else:
+            assert results["score"] < full_marks(results), (path.name, outputs(results)[:2000])
+            for test in results["tests"]:
+                assert test["output"].strip(), (path.name, test)
+    leftovers = [p for p in out.rglob("*.tmp")]
+    assert not leftovers, leftovers

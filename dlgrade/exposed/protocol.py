@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import time
 from typing import Any
 
 from dlgrade.exposed.tensorio import DecodeError, pack, unpack
@@ -18,9 +19,16 @@ MAX_HEADER = 4 * 1024 * 1024
 MAX_BLOBS = 256 * 1024 * 1024
 
 
-def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+def _recv_exactly(sock: socket.socket, n: int, deadline: float | None = None) -> bytes:
+    """``n`` bytes from ``sock``; by ``deadline`` (``time.monotonic()``) for all of them, or
+    :class:`TimeoutError` (a peer that sends a byte at a time does not get a timeout per read)."""
     chunks = bytearray()
     while len(chunks) < n:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the message did not arrive in time")
+            sock.settimeout(left)
         chunk = sock.recv(min(n - len(chunks), 1 << 20))
         if not chunk:
             raise EOFError("connection closed")
@@ -41,13 +49,14 @@ def send(sock: socket.socket, message: Any) -> None:
     sock.sendall(encode(message))
 
 
-def receive(sock: socket.socket, max_blobs: int = MAX_BLOBS) -> Any:
-    """Receive one message; raise :class:`DecodeError` on anything malformed or too large."""
-    (size,) = struct.unpack(">I", _recv_exactly(sock, 4))
+def receive(sock: socket.socket, max_blobs: int = MAX_BLOBS, deadline: float | None = None) -> Any:
+    """Receive one message, the whole of it by ``deadline`` when given (else :class:`TimeoutError`);
+    raise :class:`DecodeError` on anything malformed or too large."""
+    (size,) = struct.unpack(">I", _recv_exactly(sock, 4, deadline))
     if size > MAX_HEADER:
         raise DecodeError(f"message header too large ({size} bytes)")
     try:
-        header = json.loads(_recv_exactly(sock, size))
+        header = json.loads(_recv_exactly(sock, size, deadline))
         sizes = header["blob_sizes"]
         body = header["body"]
     except (ValueError, KeyError, TypeError, RecursionError):
@@ -56,7 +65,7 @@ def receive(sock: socket.socket, max_blobs: int = MAX_BLOBS) -> Any:
         raise DecodeError("malformed blob sizes")
     if sum(sizes) > max_blobs:
         raise DecodeError(f"message too large ({sum(sizes)} bytes of tensors)")
-    data = _recv_exactly(sock, sum(sizes))  # all the blobs in one read, then sliced
+    data = _recv_exactly(sock, sum(sizes), deadline)  # all the blobs in one read, then sliced
     blobs, offset = [], 0
     for size in sizes:
         blobs.append(data[offset:offset + size])

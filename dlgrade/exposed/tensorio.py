@@ -42,7 +42,7 @@ def encode_tensor(tensor: torch.Tensor) -> tuple[dict, bytes]:
 def decode_tensor(meta: Any, data: bytes) -> torch.Tensor:
     """A plain tensor from :func:`encode_tensor`'s output; reject odd dtypes, shapes and sizes."""
     dtype, shape = (meta.get("dtype"), meta.get("shape")) if isinstance(meta, dict) else (None, None)
-    if dtype not in ALLOWED_DTYPES:
+    if not isinstance(dtype, str) or dtype not in ALLOWED_DTYPES:
         raise DecodeError(f"tensor dtype {dtype!r} is not allowed")
     if not isinstance(shape, list) or len(shape) > MAX_DIMS \
             or not all(type(n) is int and n >= 0 for n in shape):

@@ -28,6 +28,7 @@ import gc
 import json
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,7 +37,7 @@ import pytest
 
 from dlgrade.authoring.registry import Assignment, get_assignment
 from dlgrade.grading.options import GradingOptions, default_jobs
-from dlgrade.grading.results import gradescope_results, write_results
+from dlgrade.grading.results import TestResult, gradescope_results, write_results
 from dlgrade.judging.i18n import DEFAULT_LANG, LANGS, Messages
 from dlgrade.judging.replay import HIDDEN, PUBLIC, RecordedTest
 from dlgrade.supervisor.forkserver import Forkserver
@@ -263,18 +264,42 @@ class GradingRun(GraderRun):
             started = time.monotonic()
             for upcoming in range(index, min(len(self.entries), index + ahead)):
                 if upcoming not in self.prefetchers:
-                    self.prefetchers[upcoming] = self._prefetcher(reference, self.entries[upcoming], plan)
-                    self.prefetchers[upcoming].start()
+                    self.prefetchers[upcoming] = self._started_prefetcher(reference, self.entries[upcoming], plan)
             prefetcher = self.prefetchers.pop(index)
-            try:
-                results = score_submission(tests, reference, prefetcher, prefetcher.context)
-            finally:
-                prefetcher.close()
             header = f"{reference.assignment.name}: {Path(entry['path']).name}"
+            try:  # each submission is a unit that fails alone: its classmates are still graded
+                if isinstance(prefetcher, BaseException):
+                    raise prefetcher
+                results = score_submission(tests, reference, prefetcher, prefetcher.context)
+            except Exception as exc:
+                results = self._failed(tests, entry, exc)
+            finally:
+                if not isinstance(prefetcher, BaseException):
+                    prefetcher.close()
             if self.options.results:
                 write_results(self.options.results / entry["name"] / "results.json",
                               gradescope_results(results, header, time.monotonic() - started,
                                                  self.forkserver.confinement()))
+
+    def _started_prefetcher(self, reference: ReferenceOracle, entry: dict, plan: RequestPlan
+                            ) -> AnswerPrefetcher | Exception:
+        """The entry's prefetcher, started; or what went wrong (kept for when its turn comes)."""
+        try:
+            prefetcher = self._prefetcher(reference, entry, plan)
+            prefetcher.start()
+            return prefetcher
+        except Exception as exc:
+            return exc
+
+    def _failed(self, tests: list[RecordedTest], entry: dict, exc: BaseException) -> list[TestResult]:
+        """Every test at 0 with one line saying why; the traceback goes to the log (grading.log)."""
+        from dlgrade.supervisor.submission import one_line
+
+        print(f"dlgrade: grading {entry['name']} failed:", file=sys.stderr)
+        traceback.print_exception(exc, file=sys.stderr)
+        why = Messages(self.lang)("grading.submission_failed",
+                                  error=one_line(f"{type(exc).__name__}: {exc}"))
+        return [TestResult(t.name, 0.0, t.points, why, t.visibility) for t in tests]
 
     def _prefetcher(self, reference: ReferenceOracle, entry: dict, plan: RequestPlan) -> AnswerPrefetcher:
         """The prefetcher of the submission ``entry`` (none of its code runs until it is started)."""

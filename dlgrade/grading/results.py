@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,9 +51,24 @@ def gradescope_results(tests: list[TestResult], header: str = "", execution_time
     return results
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def results_text(results: dict) -> str:
+    """``results`` as JSON text that is valid UTF-8: a lone surrogate (``os.fsdecode`` of a
+    non-UTF-8 byte in a student's message) becomes U+FFFD."""
+    return _SURROGATE.sub("\ufffd", json.dumps(results, indent=2, ensure_ascii=False)) + "\n"
+
+
 def write_results(path: Path, results: dict) -> None:
-    """Write ``results.json`` (creating its folder) atomically: a reader never sees half a file."""
+    """Write ``results.json`` (creating its folder) atomically: a reader never sees half a file,
+    and nothing is left behind when writing fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    text = results_text(results)
     partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    partial.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(partial, path)
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise

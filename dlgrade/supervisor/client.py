@@ -208,8 +208,7 @@ class WorkerClient:
                 if not writable:
                     raise TimeoutError
                 self._flush(worker)
-            worker.sock.settimeout(max(1e-3, deadline - time.monotonic()))
-            response = protocol.receive(worker.sock)
+            response = protocol.receive(worker.sock, deadline=deadline)  # the whole answer by the deadline
         except (socket.timeout, TimeoutError):
             self.close()
             raise WorkerTimeout(self.t("worker.timeout", seconds=f"{timeout:g}", doing=doing)) from None

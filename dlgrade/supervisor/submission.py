@@ -47,9 +47,15 @@ def notebook_chunks(text: str, filename: str) -> list[Chunk]:
     transformer = TransformerManager()
     chunks = []
     for index, cell in enumerate(nb.cells, start=1):
-        if cell.get("cell_type") != "code" or CHECK_TAG in cell.get("metadata", {}).get("tags", []):
+        metadata = cell.get("metadata")
+        tags = metadata.get("tags") if isinstance(metadata, dict) else None
+        if cell.get("cell_type") != "code" or (isinstance(tags, list) and CHECK_TAG in tags):
             continue
-        source = cell.source
+        source = cell.get("source")
+        if isinstance(source, list):  # nbformat joins these on read; a hand-made file may not
+            source = "".join(map(str, source))
+        if not isinstance(source, str):
+            raise ValueError(f"{filename} cell {index} has no text")
         first, _, body = source.lstrip().partition("\n")
         if first.startswith("%%") and first[2:].split(" ")[0] in PYTHON_BODY_CELL_MAGICS:
             source = body
@@ -79,6 +85,13 @@ def _pick(names: list[str], module_name: str) -> str | None:
         if exact:
             return exact[0]
     return code[0] if len(code) == 1 else None
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """``text`` as one printable line of at most ``limit`` characters (lone surrogates escaped)."""
+    line = text.encode("utf-8", "backslashreplace").decode("utf-8").strip().splitlines()
+    first = line[0] if line else ""
+    return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
 def pick_file(folder: Path, module_name: str) -> Path | None:
@@ -115,5 +128,5 @@ def load_submission(path: Path, module_name: str, name: str | None = None) -> Su
         if path.suffix in (".py", ".ipynb"):
             return Submission(name, _chunks_for(path.name, path.read_bytes()), path)
         return Submission(name, path=path, problem=f"{path.name} is not a .py, .ipynb, folder or .zip")
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        return Submission(name, path=path, problem=str(exc) or type(exc).__name__)
+    except Exception as exc:  # untrusted bytes: whatever reading them raises is the submission's problem
+        return Submission(name, path=path, problem=one_line(str(exc)) or type(exc).__name__)

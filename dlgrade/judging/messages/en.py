@@ -54,6 +54,7 @@ MESSAGES = {
     "doing.running": "running your code",
     "load.error": "While loading your code, {label} raised {error}",
     "grading.grader_error": "grader error ({error}); please tell your instructor",
+    "grading.submission_failed": "this submission could not be graded ({error}): every test scores 0; if you did not expect this, tell your instructor",
     # -- the students' checks (dlgrade.handout.checks, dlgrade check) --------------------------------
     "checks.line": "[{mark}] {name} ({points} pt)",
     "checks.summary": "{passed} of {total} public checks passed.",

@@ -53,6 +53,7 @@ MESSAGES = {
     "doing.running": "코드 실행",
     "load.error": "코드를 불러오는 중 {label}에서 {error} 오류가 발생했습니다",
     "grading.grader_error": "채점기 오류 ({error}); 담당 교수자나 조교에게 알려 주세요",
+    "grading.submission_failed": "이 제출물을 채점할 수 없었습니다 ({error}): 모든 테스트가 0점입니다; 예상하지 못한 일이라면 담당 교수자에게 알려 주세요",
     # -- the students' checks (dlgrade.handout.checks, dlgrade check) --------------------------------
     "checks.line": "[{mark}] {name} ({points}점)",
     "checks.summary": "공개 검사 {total}개 중 {passed}개 통과.",
