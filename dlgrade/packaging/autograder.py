@@ -19,7 +19,7 @@ from pathlib import Path
 from dlgrade.authoring.registry import Assignment
 from dlgrade.authoring.translations import translation_path
 from dlgrade.gradescope import otter_adapter
-from dlgrade.gradescope.autograde import KIT_DIR
+from dlgrade.gradescope.autograde import KIT_DIR, PLUGIN
 from dlgrade.judging.i18n import DEFAULT_LANG
 from dlgrade.packaging.wheel import wheel
 from dlgrade.packaging.zips import read_zip, tree_members, write_zip
@@ -78,7 +78,7 @@ def requirements(wheel_name: str) -> str:
 
 def otter_config(assignment: Assignment, lang: str = DEFAULT_LANG) -> dict:
     plugin = {"assignment": assignment.name, "lang": lang}
-    return {"lang": "python", "plugins": [{"dlgrade.gradescope.otter_plugin.DlgradePlugin": plugin}],
+    return {"lang": "python", "plugins": [{PLUGIN: plugin}],
             "show_stdout": False, "print_summary": True}
 
 

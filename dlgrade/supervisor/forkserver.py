@@ -143,8 +143,7 @@ class Forkserver:
         try:
             self._proc = subprocess.Popen(
                 [*(prefix or []), *boot_command("dlgrade.worker.zygote", None, str(theirs.fileno()), str(view),
-                                                json.dumps(POLICY.confinement(
-                                                    self.mode, tier.seccomp(), tier.landlock_abi() > 0)))],
+                                                json.dumps(tier.confinement(self.mode)))],
                 pass_fds=[theirs.fileno()], cwd=view, env=env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=log, start_new_session=True)
         finally:

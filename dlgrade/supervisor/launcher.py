@@ -99,7 +99,7 @@ def launch(submission_file: Path | None = None, hide: tuple[str | Path, ...] = (
     prefix = bwrap.bwrap_command(scratch, env, hide=hide) if mode.namespaces else None
     uid = POLICY.worker_uid(mode)
     drops = mode in (Mode.DROP, Mode.CONTAINER) and os.geteuid() == 0
-    rules = json.dumps(POLICY.confinement(mode, tier.seccomp(), tier.landlock_abi() > 0))
+    rules = json.dumps(tier.confinement(mode))
     log = open(scratch / ".worker-output", "wb")
     if drops:  # the worker becomes the policy's user: let it use its scratch folder
         for path in (scratch, *scratch.iterdir()):

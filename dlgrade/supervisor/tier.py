@@ -55,6 +55,11 @@ def require_confinement() -> Mode:
     return found
 
 
+def confinement(found: Mode) -> dict:
+    """The policy's rules for workers in mode ``found``, with the filters this machine has."""
+    return policy.POLICY.confinement(found, seccomp(), landlock_abi() > 0)
+
+
 def describe() -> str:
     """One line on how workers are confined on this machine."""
     return policy.describe(mode(), seccomp=seccomp(), landlock=landlock_abi())
