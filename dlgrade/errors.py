@@ -11,3 +11,7 @@ class WorkerError(Exception):
 
 class WorkerTimeout(WorkerError):
     """A call into student code took longer than its timeout (the worker was stopped)."""
+
+
+class BudgetExhausted(WorkerTimeout):
+    """A submission used up its time budget (every call and reload together); nothing more of it runs."""

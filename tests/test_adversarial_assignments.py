@@ -798,20 +798,77 @@ _tensorio.encode_tensor = _listed
 }
 
 
+# ways to make the trusted side wait or grow: each between correct submissions (see isolation_batch)
+ISOLATION_TIMEOUT = 3  # --timeout of the isolation batch; its budget is POLICY.budget_per_timeout times that
+SLOW_CALL_S = ISOLATION_TIMEOUT * 0.8
+SLOW_AND_DYING = f"""
+_CALLS.append(1)
+import time
+time.sleep({SLOW_CALL_S})
+if len(_CALLS) % 2 == 0:
+    import os
+    os._exit(0)
+"""
+ONE_BLOB_MANY_TIMES = '''
+import json as _json, struct as _struct
+import dlgrade.exposed.protocol as _protocol
+_send_whole = _protocol.send
+def _one_blob_many_times(sock, message, *args, **kwargs):
+    if not (isinstance(message, dict) and "out" in message):
+        return _send_whole(sock, message, *args, **kwargs)
+    size = 12 * 1024 * 1024
+    ref = {"$t": 0, "dtype": "uint8", "shape": [size]}
+    body = {"$dict": [["ok", True], ["out", [ref] * 90], ["forbidden", []], ["inputs_after", []], ["printed", ""]]}
+    header = _json.dumps({"body": body, "blob_sizes": [size]}).encode()
+    sock.sendall(_struct.pack(">I", len(header)) + header + bytes(size))
+_protocol.send = _one_blob_many_times
+'''
+HUGE_ANSWERS = '''
+import torch as _torch
+import dlgrade.exposed.protocol as _protocol
+_send_whole = _protocol.send
+def _big_answers(sock, message, *args, **kwargs):
+    if isinstance(message, dict) and "out" in message:
+        message["inputs_after"] = list(message.get("inputs_after") or []) + [_torch.zeros(15 * 1024 * 1024 // 4)]
+    return _send_whole(sock, message, *args, **kwargs)
+_protocol.send = _big_answers
+'''
+# name -> (what it does, code before the reference, code run first in every target)
+HOGS = {
+    "slow_and_dying": (f"every call into a target takes {SLOW_CALL_S:g} s (just under the timeout) and every "
+                       "second one then ends the worker, so it is reloaded and asked again",
+                       "_CALLS = []\n", SLOW_AND_DYING),
+    "one_blob_many_times": ("every answer is one 12 MB tensor referenced 90 times (1 GB if decoded per "
+                            "reference)", ONE_BLOB_MANY_TIMES, ""),
+    "huge_answers": ("every answer carries 15 MB more (just under one message's limit), all kept until judged",
+                     HUGE_ANSWERS, ""),
+}
+# the trusted process's peak, whatever workers send: torch, the reference and the graders (about
+# 300 MB), plus per submission in flight (--jobs, 3 on 2 CPUs) what dlgrade.grading.prefetch keeps
+# (32 MB) and one message being decoded (dlgrade.exposed.protocol.FROM_WORKER)
+TRUSTED_PEAK_MB = 700
+
+
 def isolation_batch(assignment: Assignment, folder: Path) -> list[Path]:
-    """[ref, ref, breaker, ref, breaker, ref, ..., ref, ref]: each way to break the trusted side
-    between correct submissions; and the reference as a notebook whose second cell's tags are a
-    number (it used to fail while loaded ahead, taking the two submissions before it along)."""
+    """[ref, ref, X, ref, ref, Y, ref, ref, ...]: each way to break the trusted side, make it wait
+    or make it grow, with two correct submissions on either side; and the reference as a notebook
+    whose second cell's tags are a number (it used to fail while loaded ahead, taking the two
+    submissions before it along)."""
     folder.mkdir(parents=True)
     reference = assignment.reference_source
-    paths = [folder / "ref_a.py", folder / "ref_b.py"]
+    sources = {}
     for name, (_, code) in BREAKERS.items():
         if name == "surrogate_message":
-            source = f"TARGETS = {targets(assignment.name)!r}\n" + reference + in_targets_raw(code)
+            sources[name] = f"TARGETS = {targets(assignment.name)!r}\n" + reference + in_targets_raw(code)
         else:
-            source = code + "\n" + reference
+            sources[name] = code + "\n" + reference
+    for name, (_, head, in_every_target) in HOGS.items():
+        tail = f"\nTARGETS = {targets(assignment.name)!r}\n" + in_targets_raw(in_every_target) if in_every_target else ""
+        sources[name] = head + "\n" + reference + tail
+    paths = [folder / "ref_a.py", folder / "ref_b.py"]
+    for name, source in sources.items():
         (folder / f"{name}.py").write_text(source, encoding="utf-8")
-        paths += [folder / f"{name}.py", folder / f"ref_after_{name}.py"]
+        paths += [folder / f"{name}.py", folder / f"ref_after_{name}.py", folder / f"ref_after2_{name}.py"]
     cells = [{"cell_type": "code", "metadata": {}, "source": reference, "outputs": [], "execution_count": None},
              {"cell_type": "code", "metadata": {"tags": 5}, "source": "x = 1", "outputs": [], "execution_count": None}]
     notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
@@ -841,7 +898,7 @@ def isolation(tmp_path_factory):
         paths = isolation_batch(get_assignment(name), root / name / "subs")
         out = root / name / "out"
         proc = subprocess.run([str(BIN / "dlgrade"), "grade", "--assignment", name, "--out", str(out),
-                               *map(str, paths)], capture_output=True, text=True, timeout=RUN_LIMIT_S,
+                               "--timeout", str(ISOLATION_TIMEOUT), *map(str, paths)], capture_output=True, text=True, timeout=RUN_LIMIT_S,
                               env=clean_env())
         return proc, out, paths
 
@@ -869,3 +926,32 @@ def test_a_submission_that_breaks_the_trusted_side_fails_alone(isolation, name):
                 assert test["output"].strip(), (path.name, test)
     leftovers = [p for p in out.rglob("*.tmp")]
     assert not leftovers, leftovers
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_a_submission_s_time_is_bounded_by_its_budget(isolation, name):
+    """Calls just under the timeout, each second one ending the worker (reloaded and asked again):
+    past the budget, the tests not answered score 0, saying so, and the submission took no longer."""
+    _, out, _ = isolation[name]
+    budget = ISOLATION_TIMEOUT * POLICY.budget_per_timeout
+    results = json.loads((out / "slow_and_dying" / "results.json").read_text())
+    said = [t for t in results["tests"] if f"time budget of {budget:g} s" in t["output"]]
+    assert said and all(t["score"] == 0 for t in said), outputs(results)[:3000]
+    assert results["execution_time"] <= budget + ISOLATION_TIMEOUT + 2, results["execution_time"]
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_the_trusted_side_s_memory_does_not_follow_what_workers_send(isolation, name):
+    """One blob referenced 90 times in an answer, and answers of 15 MB each: refused or bounded,
+    so the grading session's peak stays under the bound whatever the workers send."""
+    from dlgrade.grading.plugin import PEAK_MEMORY_LINE
+
+    _, out, _ = isolation[name]
+    blob = json.loads((out / "one_blob_many_times" / "results.json").read_text())
+    assert "too many tensor bytes" in outputs(blob), outputs(blob)[:2000]
+    huge = json.loads((out / "huge_answers" / "results.json").read_text())
+    assert "MB in all" in outputs(huge), outputs(huge)[:2000]
+    log = (out / "grading.log").read_text()
+    peaks = [int(line.split(PEAK_MEMORY_LINE, 1)[1].split()[0]) for line in log.splitlines()
+             if PEAK_MEMORY_LINE in line]
+    assert peaks and max(peaks) <= TRUSTED_PEAK_MB, (peaks, log[-2000:])

@@ -356,3 +356,24 @@ def test_lang_reaches_the_grader(tmp_path, monkeypatch, args, lang):
     paths = write_subs(tmp_path / "subs", {"s": "full"})
     assert cli.main(["grade", "--assignment", "rnn", "--out", str(tmp_path / "out"), *args, *map(str, paths)]) == 0
     assert fake.langs == [lang]
+
+
+@pytest.mark.parametrize("budget", ["0", "-1", "soon"])
+def test_bad_budget_is_a_usage_error(budget, capsys):
+    from dlgrade import cli
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(["grade", "--assignment", "rnn", "--out", "o", "--budget", budget, "x.py"])
+    assert info.value.code == 2
+    assert "--budget" in capsys.readouterr().err
+
+
+def test_the_budget_scales_with_the_timeout_and_reaches_the_grading_session():
+    from dlgrade.supervisor.policy import POLICY
+
+    assert GradingOptions(timeout=3).budget_s == 3 * POLICY.budget_per_timeout
+    assert GradingOptions(timeout=3, budget=7).budget_s == 7
+    args = GradingOptions(timeout=2).per_session(1).pytest_args()
+    assert args[args.index("--dlgrade-budget") + 1] == repr(2 * POLICY.budget_per_timeout)
+    with pytest.raises(ValueError, match="budget"):
+        GradingOptions(budget=0)

@@ -92,6 +92,57 @@ def test_printed_output_is_capped():
     assert len(printed) < 70_000 and "more characters not shown" in printed
 
 
+def _raw_message(body: object, blobs: list[bytes]) -> bytes:
+    import json
+    import struct
+
+    header = json.dumps({"body": body, "blob_sizes": [len(b) for b in blobs]}).encode()
+    return struct.pack(">I", len(header)) + header + b"".join(blobs)
+
+
+def _received(data: bytes, limits: protocol.MessageLimits = protocol.FROM_WORKER):
+    """``data`` sent (from a thread: it is larger than a socket's buffer) and received with ``limits``."""
+    import threading
+
+    a, b = socket.socketpair()
+    with a, b:
+        sender = threading.Thread(target=lambda: _send_quietly(a, data))
+        sender.start()
+        try:
+            return protocol.receive(b, limits)
+        finally:
+            b.close()
+            sender.join()
+
+
+def _send_quietly(sock: socket.socket, data: bytes) -> None:
+    try:
+        sock.sendall(data)
+    except OSError:  # the receiver refused the rest
+        pass
+
+
+def test_a_blob_referenced_many_times_is_decoded_once_and_counted_each_time():
+    """Every reference to one blob gets the same tensor (its bytes held once); what a message may
+    decode to counts each reference, so 90 references to 1 MB are refused under a 16 MB bound."""
+    size = 1024 * 1024
+    ref = {"$t": 0, "dtype": "uint8", "shape": [size]}
+    out = _received(_raw_message({"$dict": [["out", [ref] * 10]]}, [bytes(size)]))["out"]
+    assert len(out) == 10 and len({t.data_ptr() for t in out}) == 1
+    with pytest.raises(DecodeError, match="too many tensor bytes"):
+        _received(_raw_message({"$dict": [["out", [ref] * 90]]}, [bytes(size)]))
+    other = {"$t": 0, "dtype": "float32", "shape": [size // 4]}  # the same bytes seen as another dtype
+    first, second = _received(_raw_message({"$dict": [["out", [ref, other]]]}, [bytes(size)]))["out"]
+    assert first.dtype == torch.uint8 and second.dtype == torch.float32 and second.shape == (size // 4,)
+
+
+def test_what_the_trusted_side_accepts_from_a_worker_is_bounded():
+    with pytest.raises(DecodeError, match="header too large"):
+        _received(_raw_message("x" * (protocol.FROM_WORKER.header + 1), []))
+    with pytest.raises(DecodeError, match="too large"):
+        _received(protocol.encode({"x": torch.zeros(protocol.FROM_WORKER.blobs // 4 + 1)}))
+
+
 def test_protocol_rejects_pickles_and_oversized_messages():
     a, b = socket.socketpair()
     with a, b:
@@ -99,7 +150,7 @@ def test_protocol_rejects_pickles_and_oversized_messages():
         assert torch.equal(protocol.receive(b)["x"], torch.arange(3))
         protocol.send(a, {"x": torch.zeros(1000)})
         with pytest.raises(DecodeError, match="too large"):
-            protocol.receive(b, max_blobs=100)
+            protocol.receive(b, protocol.MessageLimits(blobs=100))
     meta, data = encode_tensor(torch.arange(6.0).reshape(2, 3))
     assert torch.equal(decode_tensor(meta, data), torch.arange(6.0).reshape(2, 3))
     bad = [({"dtype": "object", "shape": [1]}, b"x" * 8, "not allowed"),

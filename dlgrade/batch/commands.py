@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--assignment", required=True, help=f"one of: {', '.join(ASSIGNMENTS)}")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--timeout", type=positive_seconds, default=POLICY.call_timeout_s, help="seconds allowed per call into student code")
+    p.add_argument("--budget", type=positive_seconds,
+                   help="seconds a submission's code may run in all, reloads after a crash included; past "
+                        f"it, its remaining tests score 0 (default: {POLICY.budget_per_timeout:g} x --timeout)")
     p.add_argument("--jobs", type=positive_int,
                    help="workers running student code at once "
                         f"(default: one more than the CPUs, {default_jobs()} here)")
@@ -73,7 +76,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     assignment = get_assignment(args.assignment)
     announce_confinement(args.allow_unconfined)
     out = Path(args.out)
-    options = GradingOptions(timeout=args.timeout, jobs=args.jobs or default_jobs(), sessions=args.sessions,
+    options = GradingOptions(timeout=args.timeout, budget=args.budget, jobs=args.jobs or default_jobs(), sessions=args.sessions,
                              lang=args.lang)
     batch = grade_with_progress(assignment, [Path(p) for p in args.submissions], out, options)
     print(score_table(batch))

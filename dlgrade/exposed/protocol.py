@@ -11,6 +11,7 @@ import json
 import socket
 import struct
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from dlgrade.exposed.tensorio import DecodeError, pack, unpack
@@ -19,21 +20,38 @@ MAX_HEADER = 4 * 1024 * 1024
 MAX_BLOBS = 256 * 1024 * 1024
 
 
-def _recv_exactly(sock: socket.socket, n: int, deadline: float | None = None) -> bytes:
-    """``n`` bytes from ``sock``; by ``deadline`` (``time.monotonic()``) for all of them, or
-    :class:`TimeoutError` (a peer that sends a byte at a time does not get a timeout per read)."""
-    chunks = bytearray()
-    while len(chunks) < n:
+@dataclass(frozen=True)
+class MessageLimits:
+    """What one received message may hold: header bytes (its JSON), blob bytes, and the tensor
+    bytes its value holds with each reference to a blob counted (see :func:`tensorio.unpack`)."""
+
+    header: int = MAX_HEADER
+    blobs: int = MAX_BLOBS
+    decoded: int = MAX_BLOBS
+
+
+# what the trusted side accepts from a worker: the graders' answers are kilobytes (the largest,
+# a transformer's gradients, under 100 KB); these bound the memory one answer can cost it
+FROM_WORKER = MessageLimits(header=1024 * 1024, blobs=16 * 1024 * 1024, decoded=16 * 1024 * 1024)
+
+
+def _recv_exactly(sock: socket.socket, n: int, deadline: float | None = None) -> bytearray:
+    """``n`` bytes from ``sock`` (read into one buffer of that size); by ``deadline``
+    (``time.monotonic()``) for all of them, or :class:`TimeoutError` (a peer that sends a byte at
+    a time does not get a timeout per read)."""
+    data = bytearray(n)
+    view, got = memoryview(data), 0
+    while got < n:
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError("the message did not arrive in time")
             sock.settimeout(left)
-        chunk = sock.recv(min(n - len(chunks), 1 << 20))
-        if not chunk:
+        count = sock.recv_into(view[got:], min(n - got, 1 << 20))
+        if not count:
             raise EOFError("connection closed")
-        chunks += chunk
-    return bytes(chunks)
+        got += count
+    return data
 
 
 def encode(message: Any) -> bytes:
@@ -49,11 +67,11 @@ def send(sock: socket.socket, message: Any) -> None:
     sock.sendall(encode(message))
 
 
-def receive(sock: socket.socket, max_blobs: int = MAX_BLOBS, deadline: float | None = None) -> Any:
+def receive(sock: socket.socket, limits: MessageLimits = MessageLimits(), deadline: float | None = None) -> Any:
     """Receive one message, the whole of it by ``deadline`` when given (else :class:`TimeoutError`);
-    raise :class:`DecodeError` on anything malformed or too large."""
+    raise :class:`DecodeError` on anything malformed or over ``limits``."""
     (size,) = struct.unpack(">I", _recv_exactly(sock, 4, deadline))
-    if size > MAX_HEADER:
+    if size > limits.header:
         raise DecodeError(f"message header too large ({size} bytes)")
     try:
         header = json.loads(_recv_exactly(sock, size, deadline))
@@ -63,14 +81,14 @@ def receive(sock: socket.socket, max_blobs: int = MAX_BLOBS, deadline: float | N
         raise DecodeError("malformed message header") from None
     if not isinstance(sizes, list) or not all(isinstance(s, int) and s >= 0 for s in sizes):
         raise DecodeError("malformed blob sizes")
-    if sum(sizes) > max_blobs:
+    if sum(sizes) > limits.blobs:
         raise DecodeError(f"message too large ({sum(sizes)} bytes of tensors)")
-    data = _recv_exactly(sock, sum(sizes), deadline)  # all the blobs in one read, then sliced
+    data = memoryview(_recv_exactly(sock, sum(sizes), deadline))  # all the blobs in one read, then sliced
     blobs, offset = [], 0
     for size in sizes:
         blobs.append(data[offset:offset + size])
         offset += size
     try:
-        return unpack(body, blobs)
+        return unpack(body, blobs, max_decoded=limits.decoded)
     except RecursionError:
         raise DecodeError("message nested too deeply") from None

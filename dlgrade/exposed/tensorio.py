@@ -84,27 +84,55 @@ def pack(value: Any, blobs: list[bytes], depth: int = 0, max_depth: int = MAX_DE
     return {"$obj": type(value).__name__}
 
 
-def unpack(skeleton: Any, blobs: list[bytes], depth: int = 0, max_depth: int = MAX_DEPTH) -> Any:
-    """Inverse of :func:`pack`; unknown objects come back as :class:`Opaque`."""
-    if depth > max_depth:
-        raise DecodeError("value is nested too deeply")
-    if skeleton is None or isinstance(skeleton, (bool, int, float, str)):
-        return skeleton
-    if isinstance(skeleton, list):
-        return [unpack(v, blobs, depth + 1, max_depth) for v in skeleton]
-    if isinstance(skeleton, dict) and "$t" in skeleton:
-        index = skeleton["$t"]
-        if type(index) is int and 0 <= index < len(blobs) and set(skeleton) == {"$t", "dtype", "shape"}:
-            return decode_tensor(skeleton, blobs[index])
-    elif isinstance(skeleton, dict) and len(skeleton) == 1:
-        (key, inner), = skeleton.items()
-        if key == "$tuple" and isinstance(inner, list):
-            return tuple(unpack(v, blobs, depth + 1, max_depth) for v in inner)
-        if key == "$dict" and isinstance(inner, list) and all(isinstance(i, list) and len(i) == 2 for i in inner):
-            return {str(k): unpack(v, blobs, depth + 1, max_depth) for k, v in inner}
-        if key == "$obj":
-            return Opaque(str(inner))
-    raise DecodeError("malformed packed value")
+def unpack(skeleton: Any, blobs: list[bytes] | list[memoryview], depth: int = 0, max_depth: int = MAX_DEPTH,
+           max_decoded: int | None = None) -> Any:
+    """Inverse of :func:`pack`; unknown objects come back as :class:`Opaque`.
+
+    Each blob is decoded once: every reference to it gets the same tensor, so a blob named many
+    times costs its size once. ``max_decoded`` bounds the tensor bytes the value holds, each
+    reference counted (what code walking the value may copy): more raises :class:`DecodeError`.
+    """
+    return _Unpacker(blobs, max_depth, max_decoded).unpack(skeleton, depth)
+
+
+class _Unpacker:
+    """One :func:`unpack`: the blobs decoded so far and the bytes the references have added up to."""
+
+    def __init__(self, blobs: list[bytes] | list[memoryview], max_depth: int, max_decoded: int | None) -> None:
+        self.blobs, self.max_depth, self.left = blobs, max_depth, max_decoded
+        self.decoded: dict[tuple[int, str, str], torch.Tensor] = {}
+
+    def tensor(self, index: int, skeleton: dict) -> torch.Tensor:
+        key = (index, str(skeleton["dtype"]), str(skeleton["shape"]))
+        tensor = self.decoded.get(key)
+        if tensor is None:
+            tensor = self.decoded[key] = decode_tensor(skeleton, self.blobs[index])
+        if self.left is not None:
+            self.left -= tensor.numel() * tensor.element_size()
+            if self.left < 0:
+                raise DecodeError("message holds too many tensor bytes (each reference counted)")
+        return tensor
+
+    def unpack(self, skeleton: Any, depth: int) -> Any:
+        if depth > self.max_depth:
+            raise DecodeError("value is nested too deeply")
+        if skeleton is None or isinstance(skeleton, (bool, int, float, str)):
+            return skeleton
+        if isinstance(skeleton, list):
+            return [self.unpack(v, depth + 1) for v in skeleton]
+        if isinstance(skeleton, dict) and "$t" in skeleton:
+            index = skeleton["$t"]
+            if type(index) is int and 0 <= index < len(self.blobs) and set(skeleton) == {"$t", "dtype", "shape"}:
+                return self.tensor(index, skeleton)
+        elif isinstance(skeleton, dict) and len(skeleton) == 1:
+            (key, inner), = skeleton.items()
+            if key == "$tuple" and isinstance(inner, list):
+                return tuple(self.unpack(v, depth + 1) for v in inner)
+            if key == "$dict" and isinstance(inner, list) and all(isinstance(i, list) and len(i) == 2 for i in inner):
+                return {str(k): self.unpack(v, depth + 1) for k, v in inner}
+            if key == "$obj":
+                return Opaque(str(inner))
+        raise DecodeError("malformed packed value")
 
 
 class Opaque:

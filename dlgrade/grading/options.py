@@ -32,6 +32,9 @@ class GradingOptions:
 
     Attributes:
         timeout: wall-clock seconds per call into student code.
+        budget: seconds a submission's workers may spend in all (loading, answering, reloads);
+            None: :attr:`~dlgrade.supervisor.policy.Policy.budget_per_timeout` timeouts (see
+            :attr:`budget_s`). Past it, the tests not yet answered score 0, saying why.
         jobs: workers running at once over the whole batch (the current submission and the next).
         sessions: grading sessions (trusted pytest processes) at once; None: one per
             :data:`JOBS_PER_SESSION` jobs.
@@ -39,6 +42,7 @@ class GradingOptions:
     """
 
     timeout: float = POLICY.call_timeout_s
+    budget: float | None = None
     jobs: int = field(default_factory=default_jobs)
     sessions: int | None = None
     lang: str = DEFAULT_LANG
@@ -46,9 +50,16 @@ class GradingOptions:
     def __post_init__(self) -> None:
         if not self.timeout > 0:
             raise ValueError(f"the timeout must be positive, not {self.timeout!r}")
+        if self.budget is not None and not self.budget > 0:
+            raise ValueError(f"the budget must be positive, not {self.budget!r}")
         if self.jobs < 1 or (self.sessions is not None and self.sessions < 1):
             raise ValueError("jobs and sessions must be at least 1")
         require_lang(self.lang)
+
+    @property
+    def budget_s(self) -> float:
+        """The time budget per submission in seconds: :attr:`budget`, or a multiple of the timeout."""
+        return self.budget if self.budget is not None else self.timeout * POLICY.budget_per_timeout
 
     def session_count(self, submissions: int) -> int:
         """How many grading sessions ``submissions`` submissions are split into."""
@@ -61,10 +72,10 @@ class GradingOptions:
 
     def pytest_args(self) -> list[str]:
         """These options on the grading session's command line (see :mod:`dlgrade.grading.plugin`)."""
-        return ["--dlgrade-timeout", repr(self.timeout), "--dlgrade-jobs", str(self.jobs), "--dlgrade-lang", self.lang]
+        return ["--dlgrade-timeout", repr(self.timeout), "--dlgrade-budget", repr(self.budget_s), "--dlgrade-jobs", str(self.jobs), "--dlgrade-lang", self.lang]
 
     @classmethod
     def from_pytest(cls, config: pytest.Config) -> GradingOptions:
         """The options a grading session was started with."""
-        return cls(timeout=config.getoption("--dlgrade-timeout"), jobs=max(1, config.getoption("--dlgrade-jobs")),
+        return cls(timeout=config.getoption("--dlgrade-timeout"), budget=config.getoption("--dlgrade-budget"), jobs=max(1, config.getoption("--dlgrade-jobs")),
                    sessions=1, lang=config.getoption("--dlgrade-lang"))

@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # imported where used: this module imports no torch, so the z
     from dlgrade.grading.recorder import CheckRecorder
 
 RUN = pytest.StashKey["GraderRun"]()
+PEAK_MEMORY_LINE = "dlgrade: peak memory of this grading session (the trusted process):"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -60,6 +61,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dlgrade-record", help="write the public checks (JSON) here instead of grading")
     group.addoption("--dlgrade-timeout", type=float, default=POLICY.call_timeout_s,
                     help="seconds per call into student code")
+    group.addoption("--dlgrade-budget", type=float, default=None,
+                    help="seconds a submission's workers may spend in all (default: a multiple of the timeout)")
     group.addoption("--dlgrade-jobs", type=int, default=default_jobs(),
                     help="submissions whose workers run at once (the current one and the next ones)")
     group.addoption("--dlgrade-lang", default=DEFAULT_LANG, choices=LANGS,
@@ -313,11 +316,15 @@ class GradingRun(GraderRun):
         if not sub.problem:
             client = WorkerClient(sub, assignment.module_name, assignment.forbidden,
                                   call_timeout=self.options.grading.timeout, spawn=self.forkserver.spawn,
-                                  lang=self.lang)
+                                  lang=self.lang, budget=self.options.grading.budget_s)
         return AnswerPrefetcher(sub, client, plan)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        import resource
+
         for prefetcher in self.prefetchers.values():  # started ahead, never reached (an interrupted run)
             prefetcher.close()
         self.forkserver.close()
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
+        print(f"{PEAK_MEMORY_LINE} {peak_mb} MB", file=sys.stderr)  # into grading.log
         super().pytest_unconfigure(config)

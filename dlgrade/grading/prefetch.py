@@ -10,16 +10,41 @@ identical requests are answered once per submission.
 So a worker answers each planned request in plan order, including requests of checks that are
 never judged because an earlier check of their test failed: only code that keeps state between
 calls could tell.
+
+What a submission's answers may hold in all, while they wait to be judged, is bounded
+(:data:`KEPT_BYTES`; each answer by :data:`dlgrade.exposed.protocol.FROM_WORKER`): past it, the
+worker is stopped and the checks not answered yet fail, saying why. The answers go when the
+submission is judged.
 """
 from __future__ import annotations
 
 import threading
+from typing import Any
+
+import torch
 
 from dlgrade.errors import WorkerError
 from dlgrade.exposed import protocol, wire
 from dlgrade.exposed.tensorio import Fingerprints
 from dlgrade.supervisor.client import WorkerClient
 from dlgrade.supervisor.submission import Submission
+
+
+KEPT_BYTES = 32 * 1024 * 1024  # a submission's answers, all together (the reference's: under 1 MB)
+
+
+def answer_bytes(value: Any) -> int:
+    """About what ``value`` (a decoded answer) costs: its tensors' bytes and its strings' lengths,
+    each occurrence counted."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(answer_bytes(k) + answer_bytes(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return sum(answer_bytes(v) for v in value)
+    return 8
 
 
 class RequestPlan:
@@ -54,10 +79,14 @@ class RequestPlan:
 class AnswerPrefetcher:
     """A submission, its worker (none when the submission could not be read) and its answers."""
 
-    def __init__(self, submission: Submission, client: WorkerClient | None, plan: RequestPlan) -> None:
+    def __init__(self, submission: Submission, client: WorkerClient | None, plan: RequestPlan,
+                 kept_bytes: int = KEPT_BYTES) -> None:
         self.submission = submission
         self.client = client
         self.plan = plan
+        self.kept_bytes = kept_bytes
+        self._kept = 0
+        self._too_much: dict | None = None  # the answer to every request once the answers are too large
         self._answers: dict[str, dict] = {}
         self._pending: set[str] = set()
         self._done = threading.Condition()
@@ -79,21 +108,37 @@ class AnswerPrefetcher:
         try:
             pairs = [(request, self.plan.encoded(key)) for key, request in items]
             for (key, _), answer in zip(items, self.client.stream(pairs)):
+                answer = self._kept_answer(answer)
                 with self._done:
                     self._answers[key] = answer
                     self._pending.discard(key)
                     self._done.notify_all()
-                if self._closed:
+                if self._closed or self._too_much is not None:
                     break
         finally:
             with self._done:
                 self._pending.clear()
                 self._done.notify_all()
 
+    def _kept_answer(self, answer: dict) -> dict:
+        """``answer``, or (once the submission's answers exceed :attr:`kept_bytes`) the error every
+        later request gets; the worker is stopped then."""
+        assert self.client is not None
+        if self._too_much is None:
+            self._kept += answer_bytes(answer)
+            if self._kept <= self.kept_bytes:
+                return answer
+            self._too_much = wire.error_answer(wire.Where.RUNNING, self.client.t(
+                "worker.too_much", mb=f"{self.kept_bytes / 2**20:g}"))
+            self.client.shutdown()
+        return self._too_much
+
     def _ask(self, request: dict, encoded: bytes | None = None) -> dict:
         assert self.client is not None
+        if self._too_much is not None:
+            return self._too_much
         try:
-            return self.client.request(request, encoded)
+            return self._kept_answer(self.client.request(request, encoded))
         except WorkerError as exc:  # the student's code broke this call: it fails, the next one restarts
             return wire.error_answer(wire.Where.RUNNING, str(exc))
 
@@ -119,9 +164,11 @@ class AnswerPrefetcher:
         return "\n".join(self.client.load_errors()) if self.client else ""
 
     def close(self) -> None:
-        """Stop the worker (and the background thread with it)."""
+        """Stop the worker (and the background thread with it); drop the answers."""
         self._closed = True
         if self.client is not None:
             self.client.shutdown()
         if self._thread is not None:
             self._thread.join()
+        with self._done:
+            self._answers.clear()

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from dlgrade.errors import WorkerError, WorkerTimeout
+from dlgrade.errors import BudgetExhausted, WorkerError, WorkerTimeout
 from dlgrade.exposed import protocol, wire
 from dlgrade.exposed.tensorio import DecodeError
 from dlgrade.judging.i18n import DEFAULT_LANG, Messages
@@ -44,12 +44,17 @@ class WorkerClient:
     starts a worker (default: a process of its own, sandboxed, hiding ``hide``; a grading session
     passes :meth:`dlgrade.supervisor.forkserver.Forkserver.spawn`); ``launched`` is a worker the
     caller started early, used for the first start. Its errors are in ``lang``.
+
+    ``budget``: the seconds its workers may spend, all together, loading the code and answering
+    (each wait for the worker counts, reloads after a crash included; the zygote's start does
+    not). Once spent, the worker is stopped and every later request fails with
+    :class:`~dlgrade.errors.BudgetExhausted`, saying so.
     """
 
     def __init__(self, submission: Submission, module_name: str, forbidden: Mapping[str, str],
                  call_timeout: float = POLICY.call_timeout_s, limits: Limits | None = None,
                  hide: tuple[str | Path, ...] = (), launched: Worker | None = None,
-                 spawn: Spawn | None = None, lang: str = DEFAULT_LANG) -> None:
+                 spawn: Spawn | None = None, lang: str = DEFAULT_LANG, budget: float | None = None) -> None:
         self.submission = submission
         self.t = Messages(lang)
         self.module_name = module_name
@@ -62,6 +67,9 @@ class WorkerClient:
         self._worker: Worker | None = None
         self._shut = False
         self._load_failure: str | None = None
+        self.budget = budget
+        self.spent = 0.0  # seconds spent waiting for this submission's workers
+        self._budget_failure: str | None = None
         self._outbox = bytearray()  # bytes of requests the worker's socket has not taken yet
         self.load_report: wire.LoadReport | None = None
 
@@ -93,6 +101,8 @@ class WorkerClient:
 
     def ensure_started(self) -> wire.LoadReport:
         """Start the worker if it is not running; return the load report."""
+        if self._budget_failure is not None:
+            raise BudgetExhausted(self._budget_failure)
         if self._load_failure is not None:
             raise WorkerError(self._load_failure)
         worker = self._worker
@@ -195,8 +205,12 @@ class WorkerClient:
         """The worker's next answer, within ``timeout`` seconds; queued requests are sent as the
         worker takes them meanwhile."""
         worker = self._current()
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        left = None if self.budget is None else self.budget - self.spent
+        deadline = started + (timeout if left is None else max(0.0, min(timeout, left)))
         try:
+            if deadline <= started:
+                raise TimeoutError
             while self._outbox:
                 try:
                     readable, writable, _ = select.select([worker.sock], [worker.sock], [],
@@ -208,17 +222,24 @@ class WorkerClient:
                 if not writable:
                     raise TimeoutError
                 self._flush(worker)
-            response = protocol.receive(worker.sock, deadline=deadline)  # the whole answer by the deadline
+            response = protocol.receive(worker.sock, protocol.FROM_WORKER, deadline=deadline)  # the whole answer by the deadline
         except (socket.timeout, TimeoutError):
+            self.spent += time.monotonic() - started
             self.close()
+            if left is not None and left <= timeout:
+                self._budget_failure = self.t("worker.budget", seconds=f"{self.budget:g}", doing=doing)
+                raise BudgetExhausted(self._budget_failure) from None
             raise WorkerTimeout(self.t("worker.timeout", seconds=f"{timeout:g}", doing=doing)) from None
         except (EOFError, ConnectionError, OSError):
+            self.spent += time.monotonic() - started
             code = worker.exit_status(timeout=2)  # None: alive but closed its end of the socket
             self.close()
             raise WorkerError(self.t("worker.ended", doing=doing, code=code)) from None
         except (DecodeError, RecursionError, MemoryError) as exc:
+            self.spent += time.monotonic() - started
             self.close()
             raise WorkerError(self.t("worker.invalid_detail", doing=doing, detail=exc)) from None
+        self.spent += time.monotonic() - started
         if not isinstance(response, dict) or not isinstance(response.get("ok"), bool):
             self.close()
             raise WorkerError(self.t("worker.invalid", doing=doing))

@@ -187,6 +187,9 @@ class Policy:
         call_timeout_s: wall-clock seconds per call into student code (``--timeout``'s default).
         start_timeout_s: seconds to start a worker or the zygote (Python and ``import torch``),
             before any student code runs.
+        budget_per_timeout: a submission's time budget (``--budget``'s default) in timeouts: the
+            seconds its workers may spend loading and answering, reloads included (5 x 20 s keeps
+            one submission well inside Gradescope's 10 minutes).
     """
 
     hidden: tuple[str, ...] = ALWAYS_HIDDEN
@@ -205,6 +208,7 @@ class Policy:
     limits: Limits = field(default_factory=Limits)
     call_timeout_s: float = 20.0
     start_timeout_s: float = 60.0
+    budget_per_timeout: float = 5.0
 
     def hidden_paths(self, extra: Iterable[str | Path] = ()) -> list[Path]:
         """The folders a worker must not see on this machine, outermost first."""

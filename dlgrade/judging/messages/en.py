@@ -42,6 +42,10 @@ MESSAGES = {
     "where.reading your submission": "reading your submission",
     "where.protocol": "talking to the grader",
     # -- the worker that runs student code (dlgrade.supervisor.client) ---------------------------
+    "worker.budget": ("this submission used up its time budget of {seconds} s (every call and restart "
+                      "together) while {doing}; the tests not answered by then score 0"),
+    "worker.too_much": ("your code's answers to this submission's checks came to more than {mb} MB "
+                        "in all (huge outputs?); the checks not answered by then fail"),
     "worker.stopped": "grading of this submission was stopped",
     "worker.not_started": "the worker process could not be started",
     "worker.timeout": "timed out after {seconds} s while {doing} (an infinite loop?)",

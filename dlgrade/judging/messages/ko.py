@@ -41,6 +41,10 @@ MESSAGES = {
     "where.reading your submission": "제출물 읽기",
     "where.protocol": "채점기와 통신",
     # -- the worker that runs student code (dlgrade.supervisor.client) ---------------------------
+    "worker.budget": ("이 제출물은 시간 예산 {seconds}초(모든 호출과 재시작 합계)를 {doing} 중에 모두 썼습니다. "
+                      "그때까지 답하지 못한 테스트는 0점입니다"),
+    "worker.too_much": ("이 제출물의 검사에 대한 코드의 답이 모두 합쳐 {mb}MB를 넘었습니다(출력이 너무 큰가요?). "
+                        "그때까지 답하지 못한 검사는 실패합니다"),
     "worker.stopped": "이 제출물의 채점이 중단되었습니다",
     "worker.not_started": "워커 프로세스를 시작할 수 없습니다",
     "worker.timeout": "{doing} 중 {seconds}초 제한 시간을 넘었습니다 (무한 루프인가요?)",
