@@ -17,9 +17,10 @@ def _names(paths: Iterable[str]) -> str:
 
 def security_table(policy: Policy = POLICY) -> str:
     """The README's confinement table (Markdown): defences by tier (namespaces, container, none)."""
-    from dlgrade.exposed.protocol import MAX_BLOBS
+    from dlgrade.exposed.protocol import FROM_WORKER
+    from dlgrade.grading.prefetch import KEPT_BYTES
 
-    limits, scratch, max_message_mb = policy.limits, policy.scratch, MAX_BLOBS // 2**20
+    limits, scratch = policy.limits, policy.scratch
     first, count = policy.container_uids
     places = {Place.WORKING: "the grader's working folder", Place.KIT: "the folder holding `dlgrade` (the "
               "repository or the kit)", Place.TEMP: "the temporary folder", Place.HOME: "the home folder"}
@@ -53,10 +54,14 @@ def security_table(policy: Policy = POLICY) -> str:
          "whole namespace goes, `setsid`/double-fork included", "when a worker exits, everything running as its "
          "uid is killed (`kill(-1)` as that uid, from the zygote, which is the workers' subreaper); every uid used, "
          "when the session ends", "the worker's process group only (a `setsid` escapes)"),
-        ("limits", f"per call: wall-clock timeout (`--timeout`, default {policy.call_timeout_s:g} s); per worker: "
+        ("limits", f"per call: wall-clock timeout (`--timeout`, default {policy.call_timeout_s:g} s); per "
+         f"submission: a time budget (`--budget`, default {policy.budget_per_timeout:g} x `--timeout`) for all its "
+         "calls and reloads; per worker: "
          f"address space (+{limits.memory_mb / 1024:g} GB over Python and torch), CPU {limits.cpu_seconds} s, "
          f"processes (+{limits.processes}), {limits.open_files} open files, {limits.file_size_mb} MB files, no core "
-         f"dumps; printed output kept to {limits.printed_chars // 1024} KB per call; messages to {max_message_mb} MB",
+         f"dumps; printed output kept to {limits.printed_chars // 1024} KB per call; what the grader takes from it: "
+         f"{FROM_WORKER.decoded // 2**20} MB of tensors per answer (each reference to a blob counted), "
+         f"{FROM_WORKER.header // 2**20} MB of the rest, {KEPT_BYTES // 2**20} MB of answers per submission",
          "the same", "the same"),
         ("said", "`dlgrade grade` and the Gradescope run print the tier first; each `results.json` records it in "
          "`extra_data.dlgrade_confinement` (students do not see it)", "the same", "the same, with what is not "
