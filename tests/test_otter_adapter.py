@@ -38,3 +38,41 @@ def test_only_the_adapter_reaches_past_otters_public_api():
     package = Path(dlgrade.__file__).parent
     users = sorted(str(p.relative_to(package)) for p in package.rglob("*.py") if "to_gradescope_dict =" in p.read_text())
     assert users == ["gradescope/otter_adapter.py"]
+
+
+def test_an_unsupported_otter_fails_closed_in_the_plugin(tmp_path, monkeypatch, capsys):
+    """Under an Otter this adapter does not know, the plugin raises nothing (Otter still writes a
+    results file), grades nothing and leaves the submission folder empty for Otter's kernel."""
+    from dlgrade.gradescope.otter_plugin import DlgradePlugin
+
+    monkeypatch.setattr(otter_adapter, "otter_version", lambda: "9.9.0")
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    (submission / "rnn.py").write_text("print('student code')\n")
+    plugin = DlgradePlugin(str(submission / "rnn.py"), None, {"assignment": "rnn"})
+    plugin.before_grading(None)
+    assert list(submission.iterdir()) == []
+    assert plugin.results["score"] == 0 and "9.9.0 is not supported" in plugin.results["output"]
+
+    class Results:
+        pass
+
+    plugin.after_grading(Results())
+    out = capsys.readouterr().out
+    assert out.count("otter-grader 9.9.0 is not supported") == 2
+
+
+def test_a_link_in_a_submission_folder_is_not_followed(tmp_path):
+    """A folder whose rnn.py is a link (to the reference, say) has no rnn.py to grade."""
+    from dlgrade.authoring.registry import get_assignment
+    from dlgrade.supervisor.submission import load_submission
+
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / "rnn.py").symlink_to(get_assignment("rnn").solution_path)
+    loaded = load_submission(folder, "rnn")
+    assert loaded.problem and "no rnn.py" in loaded.problem and not loaded.chunks
+    (folder / "sub").mkdir()
+    (folder / "sub" / "rnn.py").write_text("x = 1\n")
+    loaded = load_submission(folder, "rnn")
+    assert loaded.problem is None and [c.source for c in loaded.chunks] == ["x = 1\n"]

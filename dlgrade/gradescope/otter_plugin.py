@@ -54,7 +54,10 @@ class DlgradePlugin(AbstractOtterPlugin):
             self.results = error_results(f"{type(exc).__name__}: {exc}")
         finally:
             empty_folder(folder)
-        otter_adapter.skip_kernel(self.results)
+        try:
+            otter_adapter.skip_kernel(self.results)
+        except otter_adapter.UnsupportedOtter as exc:  # its kernel runs, on an empty folder and notebook
+            print(f"dlgrade: {exc}", flush=True)
 
     def before_execution(self, submission: nbformat.NotebookNode) -> nbformat.NotebookNode:
         """Keep the student's code out of Otter's kernel, should it run: it executes an empty notebook."""
@@ -62,4 +65,7 @@ class DlgradePlugin(AbstractOtterPlugin):
 
     def after_grading(self, results: Any) -> None:
         """Make Otter write dlgrade's ``results.json`` (when its kernel ran after all)."""
-        otter_adapter.use_results(results, self.results or error_results("the submission was not graded"))
+        try:
+            otter_adapter.use_results(results, self.results or error_results("the submission was not graded"))
+        except otter_adapter.UnsupportedOtter as exc:  # Otter writes its own results: of nothing, 0
+            print(f"dlgrade: {exc}", flush=True)

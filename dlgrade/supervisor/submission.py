@@ -113,12 +113,12 @@ def load_submission(path: Path, module_name: str, name: str | None = None) -> Su
     name = name or (path.stem if path.is_file() else path.name)
     wanted = f"{module_name}.py or {module_name}.ipynb"
     try:
-        if path.is_dir():
-            files = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()]
-            chosen = _pick(files, module_name)
-            if chosen is None:
+        if path.is_dir():  # links are not followed: one could point at the reference
+            chosen_path = pick_file(path, module_name)
+            if chosen_path is None:
                 return Submission(name, path=path, problem=f"no {wanted} found in the folder")
-            return Submission(name, _chunks_for(chosen, (path / chosen).read_bytes()), path / chosen)
+            chosen = chosen_path.relative_to(path).as_posix()
+            return Submission(name, _chunks_for(chosen, chosen_path.read_bytes()), chosen_path)
         if path.suffix == ".zip":
             with zipfile.ZipFile(path) as zf:
                 chosen = _pick([i.filename for i in zf.infolist() if not i.is_dir()], module_name)
