@@ -34,13 +34,16 @@ TESTS = [("Shapes [LSTMCell]", 1.0), ("Values [LSTMCell]", 2.0), ("Values [GRUCe
 
 
 def fake_results(passed: set[str], hints: dict[str, list[str]] | None = None) -> dict:
-    """results.json passing the tests in ``passed``; ``hints[test]`` adds ``Hint:`` lines to a failure."""
+    """results.json passing the tests in ``passed``; ``hints[test]`` adds ``Hint:`` lines (and the
+    mistakes' ids, here the hints themselves) to a failure."""
     hints = hints or {}
     tests = []
     for name, points in TESTS:
         ok = name in passed
         output = "passed" if ok else "Called: X\n" + "".join(f"Hint: {h}\n" for h in hints.get(name, []))
-        tests.append(gs.TestResult(name, points if ok else 0.0, points, output, "visible"))
+        ids = () if ok else tuple(hints.get(name, []))  # the report counts the judge's ids, not the text
+        tests.append(gs.TestResult(name, points if ok else 0.0, points, output, "visible", mistakes=ids,
+                                   assignment="rnn"))
     return gradescope_results(tests, "rnn: x.py")
 
 

@@ -76,7 +76,7 @@ def test_errors_and_forbidden_calls_fail_without_hints():
     request = _request()
     expected = _answer(torch.zeros(4, 3), torch.zeros(4, 3))
     crashed = {"ok": False, "error": "ValueError: boom (line 3: x)", "where": "calling"}
-    assert "ValueError: boom (line 3: x) (while calling)" in feedback.feedback("values", request, expected, crashed)
+    assert "Error (while calling):\n  | ValueError: boom (line 3: x)" in feedback.feedback("values", request, expected, crashed)
     cheated = dict(expected, forbidden=["torch.lstm_cell (nn.LSTMCell)"])
     message = feedback.feedback("values", request, expected, cheated, [("x", expected)])
     assert "uses torch.lstm_cell (nn.LSTMCell), which this assignment asks you to implement yourself" in message

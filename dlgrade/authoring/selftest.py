@@ -1,5 +1,6 @@
 """Prove the graders: the reference scores 100%, the stubs 0, every catalogued mistake loses
-points and gets its hint. Everything is graded through the real path (worker + pytest)."""
+points and gets its hint (a ``Hint:`` line of the grader's, and its id recorded in the test's
+``extra_data``). Everything is graded through the real path (worker + pytest)."""
 from __future__ import annotations
 
 import tempfile
@@ -11,6 +12,7 @@ from dlgrade.authoring.template import make_stub
 from dlgrade.batch.entries import Entry, read_results
 from dlgrade.grading.child import run_graders
 from dlgrade.grading.oracle import ReferenceOracle
+from dlgrade.grading.results import MISTAKES_KEY
 
 
 @dataclass
@@ -31,10 +33,11 @@ def selftest(assignment: Assignment) -> list[Row]:
     reference = ReferenceOracle(assignment)
     solution = assignment.solution_source
     variants = {"reference": solution, "stub": make_stub(solution)}
-    hints = {}
+    hints, ids = {}, {}
     for mistake in assignment.mistakes:
         variants[f"mistake:{mistake.id}"] = reference.mistake_source(mistake)
         hints[f"mistake:{mistake.id}"] = mistake.hint
+        ids[f"mistake:{mistake.id}"] = mistake.id
     with tempfile.TemporaryDirectory(prefix="dlgrade-selftest-") as tmp:
         entries = []
         for variant, source in variants.items():
@@ -53,18 +56,23 @@ def selftest(assignment: Assignment) -> list[Row]:
             continue
         score, max_score = result["score"], result["max_score"]
         outputs = "\n".join(t["output"] for t in result["tests"])
+        lines = set(outputs.splitlines())
+        recorded = {i for t in result["tests"]
+                    for i in ((t.get("extra_data") or {}).get(MISTAKES_KEY) or {}).get("ids", [])}
         grader_errors = "grader error" in outputs
         if variant == "reference":
             ok, expectation = score == max_score and not grader_errors, "full marks"
         elif variant == "stub":
             ok, expectation = score == 0 and not grader_errors, "0"
         else:
-            hint = hints[variant]
-            ok = score < max_score and f"Hint: {hint}" in outputs and not grader_errors
+            hinted = f"Hint: {hints[variant]}" in lines and ids[variant] in recorded
+            ok = score < max_score and hinted and not grader_errors
             expectation = "loses points, gets its hint"
         note = "a grader raised an unexpected error" if grader_errors else ""
-        if variant in hints and f"Hint: {hints[variant]}" not in outputs:
+        if variant in hints and f"Hint: {hints[variant]}" not in lines:
             note = "its hint was not shown"
+        elif variant in ids and ids[variant] not in recorded:
+            note = "its id was not recorded"
         rows.append(Row(assignment.name, variant, score, max_score, expectation, ok, note))
     return rows
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dlgrade.batch.entries import Entry
+from dlgrade.grading.results import MISTAKES_KEY
 
 FIXED_COLUMNS = ["name", "email", "score", "max_score"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -21,6 +22,21 @@ class Graded:
     @property
     def tests(self) -> list[dict]:
         return [t for t in self.results.get("tests", []) if isinstance(t, dict)]
+
+    @property
+    def mistakes(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Per test whose answer reproduced catalogued mistakes: ``(assignment, mistake ids)``, as
+        the grader recorded them in the test's ``extra_data`` (never read from its output)."""
+        found = []
+        for test in self.tests:
+            extra = test.get("extra_data")
+            recorded = extra.get(MISTAKES_KEY) if isinstance(extra, dict) else None
+            if not isinstance(recorded, dict) or not isinstance(recorded.get("ids"), list):
+                continue
+            ids = tuple(dict.fromkeys(i for i in recorded["ids"] if isinstance(i, str)))
+            if ids:
+                found.append((str(recorded.get("assignment", "")), ids))
+        return found
 
 
 def points_by_test(graded: Graded) -> dict[str, float]:

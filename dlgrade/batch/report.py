@@ -1,5 +1,10 @@
 """The batch report: ``report.html`` (one self-contained page), ``scores.png`` and, per submission,
-``<name>/feedback.html``. Names and outputs come from students: everything is HTML-escaped."""
+``<name>/feedback.html``. Names and outputs come from students: everything is HTML-escaped.
+
+The frequent hints are counted by catalogue id, as the grader recorded them in each test's
+``extra_data`` (:attr:`~dlgrade.batch.gradebook.Graded.mistakes`), and shown in the catalogue's
+words (English, like the rest of the report); outputs are never scanned for ``Hint:`` lines,
+which a submission could write."""
 from __future__ import annotations
 
 import base64
@@ -13,7 +18,6 @@ from urllib.parse import quote
 
 from dlgrade.batch.gradebook import Graded, grader_columns
 
-HINT_PREFIX = "Hint: "
 TOP_HINTS = 15
 
 CSS = """
@@ -66,24 +70,38 @@ def pass_rates(batch: list[Graded]) -> list[tuple[str, float, int, int]]:
     return rates
 
 
-def hints_of(graded: Graded) -> list[str]:
-    """The ``Hint:`` lines in a submission's test outputs (each line once per test)."""
-    found = []
-    for test in graded.tests:
-        lines = {line.strip() for line in str(test.get("output", "")).splitlines()}
-        found += sorted(line[len(HINT_PREFIX):].strip() for line in lines if line.startswith(HINT_PREFIX))
-    return found
+def hints_of(graded: Graded) -> list[tuple[str, str]]:
+    """``(assignment, mistake id)`` of the catalogued mistakes each test reproduced (each once per test)."""
+    return [(assignment, mistake_id) for assignment, ids in graded.mistakes for mistake_id in ids]
+
+
+def catalogue_hints(assignment: str) -> dict[str, str]:
+    """Mistake id -> hint of ``assignment``'s catalogue (empty when there is no such assignment)."""
+    from dlgrade.authoring.registry import get_assignment
+
+    try:
+        return {m.id: m.hint for m in get_assignment(assignment).mistakes}
+    except Exception:  # an assignment this installation does not have: its ids are shown as they are
+        return {}
 
 
 def hint_counts(batch: list[Graded]) -> list[tuple[str, int, int]]:
-    """(hint, submissions that got it, tests it appeared in), most frequent first."""
-    tests: Counter[str] = Counter()
-    submissions: Counter[str] = Counter()
+    """(hint, submissions that got it, tests it appeared in), most frequent first; a hint is a
+    catalogued mistake's, counted by id and worded by its catalogue (an unknown id as itself)."""
+    tests: Counter[tuple[str, str]] = Counter()
+    submissions: Counter[tuple[str, str]] = Counter()
     for graded in batch:
-        hints = hints_of(graded)
-        tests.update(hints)
-        submissions.update(set(hints))
-    return sorted(((h, submissions[h], tests[h]) for h in tests), key=lambda r: (-r[1], -r[2], r[0]))
+        found = hints_of(graded)
+        tests.update(found)
+        submissions.update(set(found))
+    catalogues: dict[str, dict[str, str]] = {}
+    rows = []
+    for key in tests:
+        assignment, mistake_id = key
+        if assignment not in catalogues:
+            catalogues[assignment] = catalogue_hints(assignment)
+        rows.append((catalogues[assignment].get(mistake_id, mistake_id), submissions[key], tests[key]))
+    return sorted(rows, key=lambda r: (-r[1], -r[2], r[0]))
 
 
 def draw_histogram(batch: list[Graded], path: Path) -> bytes:

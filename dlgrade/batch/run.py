@@ -58,7 +58,7 @@ def split_chunks(entries: list[Entry], jobs: int) -> list[list[Entry]]:
 
 def _failed_run(entry: Entry, why: str) -> dict:
     test = TestResult("grading run", 0.0, 0.0, why, "visible", ran=False)
-    return gradescope_results([test], f"{entry.path.name}: not graded")
+    return gradescope_results([test], f"not graded: {entry.path.name}")  # our words first
 
 
 def _grade_chunk(assignment: Assignment, entries: list[Entry], out_dir: Path, options: GradingOptions,

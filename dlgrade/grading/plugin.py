@@ -282,7 +282,7 @@ class GradingRun(GraderRun):
             if self.options.results:
                 write_results(self.options.results / entry["name"] / "results.json",
                               gradescope_results(results, header, time.monotonic() - started,
-                                                 self.forkserver.confinement()))
+                                                 self.forkserver.confinement(), lang=self.lang))
 
     def _started_prefetcher(self, reference: ReferenceOracle, entry: dict, plan: RequestPlan
                             ) -> AnswerPrefetcher | Exception:

@@ -55,13 +55,13 @@ class CheckRecorder:
         self.test.checks.append(RecordedCheck(kind, request, expected, mistakes))
 
 
-def judge(reference: ReferenceOracle, check: RecordedCheck, actual: wire.Answer) -> str | None:
-    """The feedback on a submission's answer to a check (None when it passes), in the
-    reference's language, with a ``Hint:`` line for each catalogued mistake it reproduces (the
-    mistakes run only when it fails)."""
+def judge(reference: ReferenceOracle, check: RecordedCheck, actual: wire.Answer) -> feedback.Verdict | None:
+    """The verdict on a submission's answer to a check (None when it passes), in the reference's
+    language, with a ``Hint:`` line for each catalogued mistake it reproduces and those mistakes'
+    ids (the mistakes run only when it fails)."""
 
-    def mistakes() -> Iterator[tuple[str, dict]]:
+    def mistakes() -> Iterator[tuple[str, str, dict]]:
         for mistake_id, response in reference.distinct_mistakes(check.kind, check.request, check.expected):
-            yield reference.hints[mistake_id], response
+            yield mistake_id, reference.hints[mistake_id], response
 
-    return feedback.feedback(check.kind, check.request, check.expected, actual, mistakes(), reference.lang)
+    return feedback.assess(check.kind, check.request, check.expected, actual, mistakes(), reference.lang)

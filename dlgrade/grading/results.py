@@ -1,4 +1,12 @@
-"""Gradescope ``results.json`` for one submission, built in the trusted process."""
+"""Gradescope ``results.json`` for one submission, built in the trusted process.
+
+Outputs are bounded here whatever made them (:mod:`dlgrade.judging.student_text`): each test's to
+:data:`~dlgrade.judging.student_text.TEST_OUTPUT_CHARS`, all of them together to
+:data:`~dlgrade.judging.student_text.RESULTS_OUTPUT_BYTES`; the header's first line (it names the
+submitted file) stays one line and any further lines are quoted. The catalogued mistakes a failing
+test's answer reproduced are kept by id in the test's ``extra_data`` (Gradescope stores it;
+students do not see it), which is what the batch report counts.
+"""
 from __future__ import annotations
 
 import json
@@ -8,14 +16,19 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from dlgrade.judging.i18n import DEFAULT_LANG, Messages
 from dlgrade.judging.replay import HIDDEN, PUBLIC
+from dlgrade.judging.student_text import TEST_OUTPUT_CHARS, cap, fit, heading
 
-__all__ = ["HIDDEN", "PUBLIC", "TestResult", "gradescope_results", "write_results"]
+__all__ = ["HIDDEN", "MISTAKES_KEY", "PUBLIC", "TestResult", "gradescope_results", "write_results"]
+
+MISTAKES_KEY = "dlgrade_mistakes"  # a test's extra_data: {"assignment": name, "ids": [mistake id, ...]}
 
 
 @dataclass
 class TestResult:
-    """One graded test of one submission."""
+    """One graded test of one submission; ``mistakes``: the ids of the catalogued mistakes (of
+    ``assignment``'s catalogue) its failing answer reproduces, whose hints its output gives."""
 
     name: str
     score: float
@@ -23,27 +36,37 @@ class TestResult:
     output: str
     visibility: str
     ran: bool = True  # False for a placeholder when the grading run itself failed
+    mistakes: tuple[str, ...] = ()
+    assignment: str = ""
 
     @property
     def passed(self) -> bool:
         return self.ran and self.score >= self.max_score
 
     def to_gradescope(self, number: int) -> dict:
-        return {"name": self.name, "number": str(number), "score": self.score,
-                "max_score": self.max_score, "output": self.output, "visibility": self.visibility,
-                "status": "passed" if self.passed else "failed"}
+        entry = {"name": self.name, "number": str(number), "score": self.score,
+                 "max_score": self.max_score, "output": self.output, "visibility": self.visibility,
+                 "status": "passed" if self.passed else "failed"}
+        if self.mistakes:
+            entry["extra_data"] = {MISTAKES_KEY: {"assignment": self.assignment, "ids": list(self.mistakes)}}
+        return entry
 
 
 def gradescope_results(tests: list[TestResult], header: str = "", execution_time: float | None = None,
-                       extra_data: dict | None = None) -> dict:
+                       extra_data: dict | None = None, lang: str = DEFAULT_LANG) -> dict:
     """The ``results.json`` dict: a top-level score plus one entry per test; ``extra_data``
-    (Gradescope keeps it, students never see it) says how the submission was confined."""
-    score = round(sum(t.score for t in tests), 6)
-    max_score = round(sum(t.max_score for t in tests), 6)
-    output = (header + "\n" if header else "") + f"Score: {score:g} / {max_score:g}"
+    (Gradescope keeps it, students never see it) says how the submission was confined. Outputs
+    are capped (what was cut is said in ``lang``)."""
+    t = Messages(lang)
+    score = round(sum(r.score for r in tests), 6)
+    max_score = round(sum(r.max_score for r in tests), 6)
+    output = (heading(header, t=t) + "\n" if header else "") + f"Score: {score:g} / {max_score:g}"
+    output, *outputs = fit([output, *(cap(r.output, TEST_OUTPUT_CHARS, t) for r in tests)], t=t)
+    entries = [r.to_gradescope(i) for i, r in enumerate(tests, start=1)]
+    for entry, text in zip(entries, outputs):
+        entry["output"] = text
     results = {"score": score, "max_score": max_score, "output": output, "visibility": PUBLIC,
-               "stdout_visibility": "hidden",
-               "tests": [t.to_gradescope(i) for i, t in enumerate(tests, start=1)]}
+               "stdout_visibility": "hidden", "tests": entries}
     if execution_time is not None:
         results["execution_time"] = round(execution_time, 3)
     if extra_data:

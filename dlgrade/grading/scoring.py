@@ -5,8 +5,11 @@ a :class:`~dlgrade.judging.replay.RecordedTest`. Scoring a submission asks its w
 answers (ahead of time, see :mod:`dlgrade.grading.prefetch`) and judges them in this trusted
 process, test by test, with the loop the students' checks use
 (:func:`~dlgrade.judging.replay.first_failure`): a test scores its points when every check
-passes and 0 with the feedback of its first failing check. So a submission costs its worker's
-calls and the comparisons, not a run of pytest.
+passes and 0 with the feedback of its first failing check, and the ids of the catalogued
+mistakes that check's answer reproduces. So a submission costs its worker's calls and the
+comparisons, not a run of pytest. What went wrong while the code loaded (its text is the
+student's) is added to every failing test's feedback quoted and capped
+(:func:`~dlgrade.judging.student_text.quote`).
 """
 from __future__ import annotations
 
@@ -16,25 +19,34 @@ from dlgrade.exposed import wire
 from dlgrade.grading.oracle import ReferenceOracle
 from dlgrade.grading.recorder import judge
 from dlgrade.grading.results import TestResult
+from dlgrade.judging.feedback import Verdict
+from dlgrade.judging.i18n import Messages
 from dlgrade.judging.replay import RecordedCheck, RecordedTest, first_failure
+from dlgrade.judging.student_text import quote
 
 
 def score_submission(tests: list[RecordedTest], reference: ReferenceOracle, ask: Callable[[dict], wire.Answer],
                      context: Callable[[], str] = lambda: "") -> list[TestResult]:
     """Each test's result for the submission whose worker ``ask`` queries; ``context`` tells what
-    went wrong while its code loaded (added to every failing test's feedback)."""
+    went wrong while its code loaded (added, quoted, to every failing test's feedback)."""
+    t = Messages(reference.lang)
+    name = reference.assignment.name
+    last: list[Verdict | None] = [None]  # the verdict of the check judged last: a test's failing one
 
     def judged(check: RecordedCheck, actual: wire.Answer) -> str | None:
-        return judge(reference, check, actual)
+        last[0] = verdict = judge(reference, check, actual)
+        return None if verdict is None else verdict.message
 
     results = []
     for test in tests:
         if test.error is not None:
             results.append(TestResult(test.name, 0.0, test.points, test.error, test.visibility))
             continue
+        last[0] = None
         message = first_failure(test.checks, ask, judged)
+        mistakes = last[0].mistakes if message is not None and last[0] is not None else ()
         if message is not None and (extra := context()):
-            message += f"\n{extra}"
+            message += "\n" + t("feedback.load_errors") + "\n" + quote(extra, t=t)
         results.append(TestResult(test.name, 0.0 if message else test.points, test.points, message or "passed",
-                                  test.visibility))
+                                  test.visibility, mistakes=mistakes, assignment=name))
     return results

@@ -4,7 +4,8 @@ The handout ships ``<assignment>_checks.json``, recorded from the reference by `
 generate``: its language, for every public grader a :class:`~dlgrade.judging.replay.RecordedTest`
 (name, points and checks: request, expected answer, and the answers of catalogued mistakes by
 id), and the hints of those mistakes (the ``Hint:`` lines). Nothing here needs the reference.
-Messages are in the file's language.
+Messages are in the file's language. The feedback is the graders' (:mod:`dlgrade.judging.feedback`):
+what the student's code said is quoted and capped there, under lines of ours.
 """
 from __future__ import annotations
 
@@ -101,7 +102,7 @@ def run_checks(checks: ChecksFile, target: Callable[[dict], wire.Answer],
             return wire.error_answer(wire.Where.RUNNING, str(exc))
 
     def judge(check: RecordedCheck, actual: wire.Answer) -> str | None:
-        mistakes = [(checks.hints[mistake_id], answer) for mistake_id, answer in check.mistakes or ()]
+        mistakes = [(mistake_id, checks.hints[mistake_id], answer) for mistake_id, answer in check.mistakes or ()]
         return feedback.feedback(check.kind, check.request, check.expected, actual, mistakes, checks.lang)
 
     results = []

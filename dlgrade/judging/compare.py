@@ -1,7 +1,8 @@
 """Whether a value is what was expected, and where it is not: structure, shapes, dtypes, values.
 
 Values are compared within the dtype's tolerance (:data:`TOLERANCES`), in float64 with numpy;
-each problem is one sentence in the caller's language.
+each problem is one sentence in the caller's language; what of the answer it shows is escaped
+onto that line (:func:`dlgrade.judging.student_text.inline`).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import torch
 from dlgrade.exposed.tensorio import as_plain_tensor
 from dlgrade.judging.describe import describe, named_leaves
 from dlgrade.judging.i18n import Messages
+from dlgrade.judging.student_text import inline
 
 TOLERANCES = {"float32": (1e-5, 1e-4), "float64": (1e-10, 1e-7)}  # (atol, rtol)
 
@@ -21,7 +23,7 @@ TOLERANCES = {"float32": (1e-5, 1e-4), "float64": (1e-10, 1e-7)}  # (atol, rtol)
 def structure_problems(expected: Any, actual: Any, name: str, t: Messages) -> list[str]:
     if isinstance(expected, torch.Tensor):
         if not isinstance(actual, torch.Tensor):
-            return [t("feedback.expected_tensor", name=name, expected=describe(expected), got=describe(actual))]
+            return [t("feedback.expected_tensor", name=name, expected=describe(expected), got=_got(actual, t))]
         if actual.shape != expected.shape:
             return [t("feedback.expected_shape", name=name, expected=list(expected.shape), got=list(actual.shape))]
         if actual.dtype != expected.dtype:
@@ -30,11 +32,16 @@ def structure_problems(expected: Any, actual: Any, name: str, t: Messages) -> li
         return []
     if isinstance(expected, (tuple, list)):
         if not isinstance(actual, (tuple, list)) or len(actual) != len(expected):
-            return [t("feedback.expected_value", name=name, expected=describe(expected), got=describe(actual))]
+            return [t("feedback.expected_value", name=name, expected=describe(expected), got=_got(actual, t))]
         return []
     if expected != actual:
-        return [t("feedback.expected_value", name=name, expected=describe(expected), got=describe(actual))]
+        return [t("feedback.expected_value", name=name, expected=describe(expected), got=_got(actual, t))]
     return []
+
+
+def _got(actual: Any, t: Messages) -> str:
+    """What came back, in words: on one line, capped (its strings and names are the student's)."""
+    return inline(describe(actual), t=t)
 
 
 def _index(flat_index: int, shape: torch.Size) -> list[int]:

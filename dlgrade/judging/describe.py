@@ -1,7 +1,10 @@
 """What a check called and what came back, in words: ``LSTMCell(input_size=5, ...) in float32``.
 
 Plain data in (requests and answers, see :mod:`dlgrade.exposed.wire`), short text out; the
-names of a call's inputs and outputs come from the request's ``labels``.
+names of a call's inputs and outputs come from the request's ``labels``. A description is always
+one line: what an answer holds (strings, dict keys, type names) is the student's, so it is shown
+escaped (``repr``); its length is capped where it is shown
+(:func:`dlgrade.judging.student_text.inline`).
 """
 from __future__ import annotations
 
@@ -24,12 +27,18 @@ def describe(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(describe(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {describe(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_key(k)}: {describe(v)}" for k, v in value.items()) + "}"
     if isinstance(value, Opaque):
-        return repr(value)
+        name = value.type_name
+        return f"<{name if isinstance(name, str) and name.isidentifier() else repr(name)} object>"
     if value is None or isinstance(value, (bool, int, float, str)):
         return repr(value)
     return f"<{type(value).__name__} object>"
+
+
+def _key(key: Any) -> str:
+    """A dict key as a description shows it: a name as it is, anything else as ``repr``."""
+    return key if isinstance(key, str) and key.isidentifier() else repr(key)
 
 
 def describe_call(request: dict, t: Messages = Messages()) -> str:

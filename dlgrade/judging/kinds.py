@@ -4,6 +4,9 @@ A kind turns a request, the reference's answer and a submission's answer into th
 finds (none: the check passes). ``api`` inspects names and signatures; the others call the
 student's code (:class:`CallCheck`) and compare the output's structure (``shapes``), its values
 (``values``), gradients (``gradients``) or the inputs after the call (``unchanged``).
+
+Everything in an answer may come from the student (their code can take its worker over): what
+of it a problem shows is quoted or escaped (:mod:`dlgrade.judging.student_text`).
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from dlgrade.exposed import execute, wire
 from dlgrade.judging.compare import compare_tree, grad_problem, same_tensor
 from dlgrade.judging.describe import describe_call, input_leaf_names
 from dlgrade.judging.i18n import Messages
+from dlgrade.judging.student_text import inline, quote
 
 
 class CheckKind:
@@ -43,7 +47,7 @@ class ApiCheck(CheckKind):
     def problems(self, request: dict, expected: dict, actual: dict, t: Messages) -> Iterator[str]:
         target = request["target"]
         if not actual.get("ok"):
-            yield actual.get("error") or t("feedback.cannot_inspect")
+            yield _error(actual, t) if actual.get("error") else t("feedback.cannot_inspect")
             return
         if actual.get("kind") == wire.TargetKind.MISSING:
             yield t("feedback.not_defined", target=target)
@@ -57,10 +61,22 @@ class ApiCheck(CheckKind):
         for key, label in labels:
             if key in expected and actual.get(key) != expected[key]:
                 want = ", ".join(expected[key] or [])
-                got = t("feedback.signature_missing") if actual.get(key) is None else "(" + ", ".join(actual[key]) + ")"
+                got = t("feedback.signature_missing") if actual.get(key) is None \
+                    else "(" + inline(_names(actual[key]), t=t) + ")"
                 yield t("feedback.wrong_signature", label=label, expected=want, got=got)
         if expected.get("is_module") and not actual.get("is_module"):
             yield t("feedback.not_a_module", target=target)
+
+
+def _names(value: Any) -> str:
+    """A list of names as the student's answer gives it (any value: the answer may be forged)."""
+    return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def _error(actual: dict, t: Messages) -> str:
+    """An error answer's problem: where it happened (ours), then its message, quoted."""
+    where = inline(t.where(str(actual.get("where", wire.Where.RUNNING))), t=t)
+    return t("feedback.error_while", error=quote(actual.get("error", "failed"), t=t), where=where)
 
 
 def _kind(kind: Any, t: Messages) -> str:
@@ -72,11 +88,10 @@ class CallCheck(CheckKind):
 
     def problems(self, request: dict, expected: dict, actual: dict, t: Messages) -> Iterator[str]:
         if actual.get("forbidden"):
-            yield t("feedback.forbidden", used=", ".join(actual["forbidden"]))
+            yield t("feedback.forbidden", used=inline(_names(actual["forbidden"]), t=t))
             return
         if not actual.get("ok"):
-            yield t("feedback.error_while", error=actual.get("error", "failed"),
-                    where=t.where(str(actual.get("where", wire.Where.RUNNING))))
+            yield _error(actual, t)
             return
         yield from self.compare(request, expected, actual, t)
 

@@ -17,7 +17,9 @@ MESSAGES = {
                             "{count} of {total} values are off (atol {atol}, rtol {rtol})"),
     "feedback.forbidden": ("your code uses {used}, which this assignment asks you to implement yourself; "
                            "tests that run it score 0"),
-    "feedback.error_while": "{error} (while {where})",
+    "feedback.error_while": "Error (while {where}):\n{error}",
+    "feedback.cut": "[... {count} more characters cut]",
+    "feedback.load_errors": "What went wrong while your code was loaded:",
     "feedback.inputs_unknown": ("could not tell whether your code modified its inputs "
                                 "(the worker's answer is incomplete)"),
     "feedback.input_modified": "your code modified its input {name} in place",

@@ -17,7 +17,9 @@ MESSAGES = {
                             "값 {total}개 중 {count}개가 허용 오차를 벗어났습니다 (atol {atol}, rtol {rtol})"),
     "feedback.forbidden": ("코드에서 {used}을(를) 사용했습니다. 이 과제에서는 직접 구현해야 하는 부분이므로 "
                            "이를 실행하는 테스트는 0점입니다"),
-    "feedback.error_while": "{error} ({where} 중)",
+    "feedback.error_while": "오류 ({where} 중):\n{error}",
+    "feedback.cut": "[... 이하 {count}자 생략]",
+    "feedback.load_errors": "코드를 불러오는 중 생긴 문제:",
     "feedback.inputs_unknown": "코드가 입력을 수정했는지 확인할 수 없습니다 (워커의 응답이 불완전합니다)",
     "feedback.input_modified": "코드가 입력 {name}을(를) 제자리(in place)에서 수정했습니다",
     "feedback.grad_input": "입력 {name}에 대한 기울기(gradient)",
