@@ -54,11 +54,16 @@ def run_graders(assignment: Assignment, entries: list[ToGrade], results_dir: Pat
         return subprocess.run(command, capture_output=True, text=True, cwd=tmp, env=_grader_env(assignment))
 
 
-def record_public_checks(assignment: Assignment, path: Path, lang: str = DEFAULT_LANG) -> None:
-    """Run the public graders against the reference and write the students' checks file, its
-    test names and hints in ``lang``."""
+def record_public_checks(assignment: Assignment, path: Path, lang: str = DEFAULT_LANG,
+                         everything: bool = False) -> None:
+    """Run the public graders (``everything``: all of them, the hidden ones too) against the
+    reference and write what they checked, with the catalogued mistakes' answers, as a checks
+    file (the students' when public only), its test names and hints in ``lang``."""
+    options = ["--dlgrade-record", str(path.resolve()), "--dlgrade-lang", lang]
+    if everything:
+        options.append("--dlgrade-record-all")
     with tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp:
-        proc = subprocess.run(pytest_command(assignment, "--dlgrade-record", str(path.resolve()), "--dlgrade-lang", lang),
+        proc = subprocess.run(pytest_command(assignment, *options),
                               capture_output=True, text=True, cwd=tmp, env=_grader_env(assignment))
     if proc.returncode != 0:
-        raise RuntimeError(f"recording the public checks of {assignment.name} failed:\n{proc.stdout}{proc.stderr}")
+        raise RuntimeError(f"recording the checks of {assignment.name} failed:\n{proc.stdout}{proc.stderr}")

@@ -59,6 +59,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dlgrade-manifest", help="JSON list of {name, path} submissions to grade")
     group.addoption("--dlgrade-results", help="folder for <name>/results.json")
     group.addoption("--dlgrade-record", help="write the public checks (JSON) here instead of grading")
+    group.addoption("--dlgrade-record-all", action="store_true",
+                    help="with --dlgrade-record: record every grader, the hidden ones too (to validate probes)")
     group.addoption("--dlgrade-timeout", type=float, default=POLICY.call_timeout_s,
                     help="seconds per call into student code")
     group.addoption("--dlgrade-budget", type=float, default=None,
@@ -177,6 +179,8 @@ class RecordRun(GraderRun):
         self.records: list[RecordedTest] = []
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        if config.getoption("--dlgrade-record-all"):
+            return
         keep = [i for i in items if i.get_closest_marker("public")]
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
