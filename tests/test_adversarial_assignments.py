@@ -64,6 +64,9 @@ from test_adversarial import (
 
 from dlgrade.authoring.registry import ASSIGNMENTS, Assignment, get_assignment
 from conftest import NEEDS_CONFINEMENT, unreadable_error
+from feedback_attacks import attacks as feedback_attacks
+from forbidden_attacks import attacked_target
+from forbidden_attacks import attacks as forbidden_attacks
 from dlgrade.supervisor.policy import POLICY
 
 pytestmark = [
@@ -843,6 +846,7 @@ HOGS = {
     "huge_answers": ("every answer carries 15 MB more (just under one message's limit), all kept until judged",
                      HUGE_ANSWERS, ""),
 }
+FEEDBACK_ATTACKS = ("raise_huge.py", "forged_answers.py")  # tests/feedback_attacks.py's, in the batch too
 # the trusted process's peak, whatever workers send: torch, the reference and the graders (about
 # 300 MB), plus per submission in flight (--jobs, 3 on 2 CPUs) what dlgrade.grading.prefetch keeps
 # (32 MB) and one message being decoded (dlgrade.exposed.protocol.FROM_WORKER)
@@ -865,6 +869,11 @@ def isolation_batch(assignment: Assignment, folder: Path) -> list[Path]:
     for name, (_, head, in_every_target) in HOGS.items():
         tail = f"\nTARGETS = {targets(assignment.name)!r}\n" + in_targets_raw(in_every_target) if in_every_target else ""
         sources[name] = head + "\n" + reference + tail
+    for name, source in forbidden_attacks(assignment.name).items():  # forbidden built-ins, side doors
+        sources[f"forbidden_{name}"] = source
+    for name, source in feedback_attacks(assignment.name).items():  # forged and inflated feedback
+        if name in FEEDBACK_ATTACKS:
+            sources[f"feedback_{Path(name).stem}"] = source
     paths = [folder / "ref_a.py", folder / "ref_b.py"]
     for name, source in sources.items():
         (folder / f"{name}.py").write_text(source, encoding="utf-8")
@@ -955,3 +964,33 @@ def test_the_trusted_side_s_memory_does_not_follow_what_workers_send(isolation, 
     peaks = [int(line.split(PEAK_MEMORY_LINE, 1)[1].split()[0]) for line in log.splitlines()
              if PEAK_MEMORY_LINE in line]
     assert peaks and max(peaks) <= TRUSTED_PEAK_MB, (peaks, log[-2000:])
+
+
+@pytest.mark.parametrize("name", [n for n in ASSIGNMENTS if get_assignment(n).forbidden])
+def test_a_forbidden_built_in_through_a_side_door_is_caught(isolation, name):
+    """aten overloads, private variants, computed getattr, aliases, and a worker whose answers
+    are stripped of what it detected: every test calling the rewritten target fails, saying the
+    built-in is forbidden (the trusted side's source scan, whatever the worker sends)."""
+    _, out, _ = isolation[name]
+    for attack in forbidden_attacks(name):
+        results = json.loads((out / f"forbidden_{attack}" / "results.json").read_text())
+        lost = failed(results)
+        assert lost and all("asks you to implement yourself" in t["output"] for t in lost), \
+            f"{attack} ({attacked_target(name, attack)}): {results['score']}/{full_marks(results)}\n{outputs(results)[:2000]}"
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_forged_feedback_in_the_batch_stays_quoted_and_capped(isolation, name):
+    from dlgrade.judging.student_text import QUOTE, RESULTS_OUTPUT_BYTES
+
+    _, out, _ = isolation[name]
+    for attack in FEEDBACK_ATTACKS:
+        path = out / f"feedback_{Path(attack).stem}" / "results.json"
+        results = json.loads(path.read_text())
+        assert results["score"] < full_marks(results), attack
+        assert path.stat().st_size < RESULTS_OUTPUT_BYTES + 64 * 1024, (attack, path.stat().st_size)
+        hints = {f"Hint: {m.hint}" for m in get_assignment(name).mistakes}
+        ours = [line for t in failed(results) for line in t["output"].splitlines() if not line.startswith(QUOTE)]
+        forged = [line for line in ours if line.startswith(("Score:", "passed"))
+                  or (line.startswith("Hint:") and line not in hints)]
+        assert not forged, (attack, forged[:10])

@@ -24,7 +24,8 @@ from typing import Any
 import torch
 
 from dlgrade.exposed import wire
-from dlgrade.exposed.tripwires import ForbiddenCallTracker, tripped_count, tripped_since
+from dlgrade.exposed.tripwires import ForbiddenCallTracker  # noqa: F401 - where code has looked it up
+from dlgrade.exposed.tripwires import ForbiddenUseDetector, tripped_count, tripped_since
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -79,7 +80,7 @@ def inspect_target(namespace: Mapping[str, Any], request: wire.InspectRequest) -
     return info
 
 
-def build(namespace: Mapping[str, Any], request: wire.CallRequest, tracker: ForbiddenCallTracker):
+def build(namespace: Mapping[str, Any], request: wire.CallRequest, tracker: ForbiddenUseDetector):
     """Construct the module (or fetch the function) named by ``request["target"]``."""
     name = request["target"]
     obj = namespace.get(name)
@@ -93,7 +94,7 @@ def build(namespace: Mapping[str, Any], request: wire.CallRequest, tracker: Forb
     # the CPU generator only: torch.manual_seed also queues a lazy seeding of every accelerator
     # type, with a stack trace each time (0.3 ms a call)
     torch.default_generator.manual_seed(0)
-    with tracker:
+    with tracker.watch(operators=False):
         module = obj(**init)
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"{name}(...) did not build a torch.nn.Module")
@@ -112,8 +113,9 @@ def build(namespace: Mapping[str, Any], request: wire.CallRequest, tracker: Forb
 
 def call(namespace: Mapping[str, Any], request: wire.CallRequest,
          forbidden: Mapping[str, str]) -> wire.CallAnswer | wire.ErrorAnswer:
-    """Build the target, call it, optionally backpropagate; return outputs and gradients."""
-    tracker = ForbiddenCallTracker(forbidden)
+    """Build the target, call it, optionally backpropagate; return outputs and gradients, and
+    the labels of the forbidden functions any of it reached (``"forbidden"``)."""
+    tracker = ForbiddenUseDetector(forbidden)
     tripped_before = tripped_count()
     response = _call(namespace, request, tracker)
     for label in tripped_since(tripped_before):
@@ -124,7 +126,7 @@ def call(namespace: Mapping[str, Any], request: wire.CallRequest,
 
 
 def _call(namespace: Mapping[str, Any], request: wire.CallRequest,
-          tracker: ForbiddenCallTracker) -> wire.CallAnswer | wire.ErrorAnswer:
+          tracker: ForbiddenUseDetector) -> wire.CallAnswer | wire.ErrorAnswer:
     try:
         target = build(namespace, request, tracker)
     except BaseException as exc:
@@ -140,7 +142,7 @@ def _call(namespace: Mapping[str, Any], request: wire.CallRequest,
         )
     inputs = leaves([args, kwargs])
     try:
-        with tracker:
+        with tracker.watch():
             out = method(*args, **kwargs)
     except BaseException as exc:
         return wire.exception_answer(wire.Where.CALLING, exc) | {"forbidden": tracker.used}

@@ -33,6 +33,8 @@ class MessageLimits:
 # what the trusted side accepts from a worker: the graders' answers are kilobytes (the largest,
 # a transformer's gradients, under 100 KB); these bound the memory one answer can cost it
 FROM_WORKER = MessageLimits(header=1024 * 1024, blobs=16 * 1024 * 1024, decoded=16 * 1024 * 1024)
+# ... and the answers of one submission it keeps until they are judged, all together
+ANSWERS_PER_SUBMISSION = 32 * 1024 * 1024
 
 
 def _recv_exactly(sock: socket.socket, n: int, deadline: float | None = None) -> bytearray:

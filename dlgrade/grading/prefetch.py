@@ -30,7 +30,7 @@ from dlgrade.supervisor.client import WorkerClient
 from dlgrade.supervisor.submission import Submission
 
 
-KEPT_BYTES = 32 * 1024 * 1024  # a submission's answers, all together (the reference's: under 1 MB)
+KEPT_BYTES = protocol.ANSWERS_PER_SUBMISSION  # a submission's answers, all together (the reference's: under 1 MB)
 
 
 def answer_bytes(value: Any) -> int:
@@ -81,6 +81,10 @@ class AnswerPrefetcher:
 
     def __init__(self, submission: Submission, client: WorkerClient | None, plan: RequestPlan,
                  kept_bytes: int = KEPT_BYTES) -> None:
+        from dlgrade.judging.source_scan import scan_source
+
+        # what the worker cannot change: the forbidden built-ins its source uses, read here
+        self.scan = scan_source([(c.label, c.source) for c in submission.chunks], client.forbidden if client else {})
         self.submission = submission
         self.client = client
         self.plan = plan
@@ -143,9 +147,15 @@ class AnswerPrefetcher:
             return wire.error_answer(wire.Where.RUNNING, str(exc))
 
     def __call__(self, request: dict) -> dict:
-        """The worker's answer to ``request`` (what the judging asks for)."""
+        """The worker's answer to ``request`` (what the judging asks for), with the forbidden
+        built-ins the source scan finds for its target (:mod:`dlgrade.judging.source_scan`)."""
+        from dlgrade.judging.source_scan import with_scan_findings
+
         if self.submission.problem:
             return wire.error_answer(wire.Where.READING, self.submission.problem)
+        return with_scan_findings(request, self._answer(request), self.scan)
+
+    def _answer(self, request: dict) -> dict:
         key = self.plan.key(request)
         with self._done:
             while key not in self._answers and key in self._pending:

@@ -56,6 +56,7 @@ def _checks_file(args: argparse.Namespace, path: Path) -> Path:
 def _check_with(args: argparse.Namespace, path: Path, launched) -> int:
     from dlgrade.handout.checks import ChecksFileError, format_report, load_checks, run_checks
     from dlgrade.supervisor.client import WorkerClient
+    from dlgrade.judging.source_scan import scan_source, with_scan_findings
     from dlgrade.supervisor.submission import load_submission
 
     checks_file = _checks_file(args, path)
@@ -68,9 +69,10 @@ def _check_with(args: argparse.Namespace, path: Path, launched) -> int:
     submission = load_submission(path, checks.assignment)
     if submission.problem:
         raise UsageError(submission.problem)
+    scan = scan_source([(c.label, c.source) for c in submission.chunks], checks.forbidden)
     with WorkerClient(submission, checks.assignment, checks.forbidden, launched=launched,
                       lang=checks.lang) as client:
-        results = run_checks(checks, client.request)
+        results = run_checks(checks, lambda request: with_scan_findings(request, client.request(request), scan))
         for line in client.load_errors():
             print(line)
     print(format_report(results, checks.lang))

@@ -17,8 +17,7 @@ def _names(paths: Iterable[str]) -> str:
 
 def security_table(policy: Policy = POLICY) -> str:
     """The README's confinement table (Markdown): defences by tier (namespaces, container, none)."""
-    from dlgrade.exposed.protocol import FROM_WORKER
-    from dlgrade.grading.prefetch import KEPT_BYTES
+    from dlgrade.exposed.protocol import ANSWERS_PER_SUBMISSION, FROM_WORKER
 
     limits, scratch = policy.limits, policy.scratch
     first, count = policy.container_uids
@@ -61,7 +60,7 @@ def security_table(policy: Policy = POLICY) -> str:
          f"processes (+{limits.processes}), {limits.open_files} open files, {limits.file_size_mb} MB files, no core "
          f"dumps; printed output kept to {limits.printed_chars // 1024} KB per call; what the grader takes from it: "
          f"{FROM_WORKER.decoded // 2**20} MB of tensors per answer (each reference to a blob counted), "
-         f"{FROM_WORKER.header // 2**20} MB of the rest, {KEPT_BYTES // 2**20} MB of answers per submission",
+         f"{FROM_WORKER.header // 2**20} MB of the rest, {ANSWERS_PER_SUBMISSION // 2**20} MB of answers per submission",
          "the same", "the same"),
         ("said", "`dlgrade grade` and the Gradescope run print the tier first; each `results.json` records it in "
          "`extra_data.dlgrade_confinement` (students do not see it)", "the same", "the same, with what is not "
