@@ -65,6 +65,7 @@ from test_adversarial import (
 from dlgrade.authoring.registry import ASSIGNMENTS, Assignment, get_assignment
 from conftest import NEEDS_CONFINEMENT, unreadable_error
 from feedback_attacks import attacks as feedback_attacks
+from feedback_attacks import targets as feedback_targets
 from forbidden_attacks import attacked_target
 from forbidden_attacks import attacks as forbidden_attacks
 from dlgrade.supervisor.policy import POLICY
@@ -79,14 +80,7 @@ PARALLEL = 2  # assignments graded at once
 
 
 # -- what every assignment has -----------------------------------------------------------------------
-@cache
-def targets(name: str) -> dict[str, str]:
-    """Each question's target in order: ``"class"`` (students write its ``forward``) or ``"function"``."""
-    assignment = get_assignment(name)
-    tree = ast.parse(assignment.reference_source)
-    kinds = {node.name: "class" if isinstance(node, ast.ClassDef) else "function"
-             for node in tree.body if isinstance(node, (ast.ClassDef, ast.FunctionDef))}
-    return {q.target: kinds[q.target] for q in assignment.questions}
+targets = cache(feedback_targets)  # each question's target: "class" (its forward) or "function"
 
 
 def stub_path(assignment: Assignment) -> Path:

@@ -325,14 +325,15 @@ def test_demo_grades_the_samples_as_batches_with_reports(tmp_path, monkeypatch, 
     assert "[4/4] " in out
 
 
-@pytest.mark.parametrize("jobs", ["0", "-2", "two"])
-def test_bad_jobs_is_a_usage_error(jobs, capsys):
+@pytest.mark.parametrize("option, value", [("--jobs", "0"), ("--jobs", "-2"), ("--jobs", "two"),
+                                           ("--budget", "0"), ("--budget", "-1"), ("--budget", "soon")])
+def test_bad_jobs_or_budget_is_a_usage_error(option, value, capsys):
     from dlgrade import cli
 
     with pytest.raises(SystemExit) as info:
-        cli.main(["grade", "--assignment", "rnn", "--out", "o", "--jobs", jobs, "x.py"])
+        cli.main(["grade", "--assignment", "rnn", "--out", "o", option, value, "x.py"])
     assert info.value.code == 2
-    assert "--jobs" in capsys.readouterr().err
+    assert option in capsys.readouterr().err
 
 
 def test_jobs_reach_the_grader(tmp_path, monkeypatch, capsys):
@@ -359,16 +360,6 @@ def test_lang_reaches_the_grader(tmp_path, monkeypatch, args, lang):
     paths = write_subs(tmp_path / "subs", {"s": "full"})
     assert cli.main(["grade", "--assignment", "rnn", "--out", str(tmp_path / "out"), *args, *map(str, paths)]) == 0
     assert fake.langs == [lang]
-
-
-@pytest.mark.parametrize("budget", ["0", "-1", "soon"])
-def test_bad_budget_is_a_usage_error(budget, capsys):
-    from dlgrade import cli
-
-    with pytest.raises(SystemExit) as info:
-        cli.main(["grade", "--assignment", "rnn", "--out", "o", "--budget", budget, "x.py"])
-    assert info.value.code == 2
-    assert "--budget" in capsys.readouterr().err
 
 
 def test_the_budget_scales_with_the_timeout_and_reaches_the_grading_session():

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import torch
 from feedback_attacks import FORGED, FORGED_HINT, HUGE_CHARS, MARK, attacks
+from test_feedback import _request
 
 from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
 from dlgrade.batch.entries import Entry
@@ -133,12 +134,6 @@ def test_fit_shares_a_byte_budget_cutting_only_the_longest():
 
 
 # -- feedback on one check ----------------------------------------------------------------------
-def _request(**extra):
-    base = {"op": "call", "target": "LSTMCell", "init": {"input_size": 2, "hidden_size": 3}, "dtype": "float32",
-            "method": "forward", "args": [torch.zeros(4, 2)], "kwargs": {},
-            "labels": {"args": ["x", "state"], "out": ["h_next", "c_next"]}}
-    base.update(extra)
-    return base
 
 
 FORGED_TEXT = "\n".join(FORGED)
