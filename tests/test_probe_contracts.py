@@ -1,11 +1,13 @@
 """Every grader's probes are valid inputs under the documented API, and the reference's answer to
-each is PyTorch's own.
+each is PyTorch's own (``F.scaled_dot_product_attention``, ``nn.MultiheadAttention``,
+``nn.LSTMCell``/``GRUCell``/``LSTM``, ``nn.TransformerEncoderLayer``, ``MixtureSameFamily``; the
+documented formula where no built-in exists).
 
 The graders of each assignment are recorded once, hidden ones included (the record mode of
 :mod:`dlgrade.grading.plugin`), and every call they make is checked against the contract its
 target's docstring states (shapes, broadcastable masks with an allowed key in every row, dtypes)
 and against the built-in that computes the same function, weights copied: a probe that breaks
-either fails here, naming its grader. (A probe outside the contract is a grader bug: the
+either fails here, naming its grader. Every assignment in the registry must have its checks here. (A probe outside the contract is a grader bug: the
 reference may answer it, but a correct implementation written another way need not.)
 """
 from __future__ import annotations
@@ -19,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dlgrade.authoring.registry import get_assignment
+from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
 from dlgrade.grading.child import record_public_checks
 from dlgrade.grading.oracle import ReferenceOracle
 from dlgrade.handout.checks import load_checks
@@ -177,14 +179,89 @@ def check_lstm(name: str, request: dict, expected: dict, where: str) -> None:
     assert_close(c, c_n[0], where)
 
 
+# -- transformer ----------------------------------------------------------------------------------------
+def check_encoder_layer(name: str, request: dict, expected: dict, where: str) -> None:
+    a = named_args(request)
+    x = a["x"]
+    init = request["init"]
+    d_model, n_head, d_ff, eps = init["d_model"], init["n_head"], init["d_ff"], init.get("eps", 1e-5)
+    B, n, _ = x.shape
+    assert x.shape == (B, n, d_model) and d_model % n_head == 0 and x.dtype == DTYPES[request["dtype"]], where
+    mask = check_mask(a.get("mask"), (B, n_head, n, n), where)
+    mine = reference_module(name, request)
+    layer = nn.TransformerEncoderLayer(d_model, n_head, d_ff, dropout=0.0, batch_first=True, norm_first=False,
+                                       layer_norm_eps=eps).to(x.dtype).eval()
+    attn = mine.self_attn
+    with torch.no_grad():
+        layer.self_attn.in_proj_weight.copy_(torch.cat([attn.lin_Q.weight, attn.lin_K.weight, attn.lin_V.weight]))
+        layer.self_attn.in_proj_bias.copy_(torch.cat([attn.lin_Q.bias, attn.lin_K.bias, attn.lin_V.bias]))
+        layer.self_attn.out_proj.weight.copy_(attn.lin_O.weight)
+        layer.self_attn.out_proj.bias.copy_(attn.lin_O.bias)
+        for ours, theirs in ((mine.ff1, layer.linear1), (mine.ff2, layer.linear2), (mine.norm1, layer.norm1),
+                             (mine.norm2, layer.norm2)):
+            theirs.load_state_dict(ours.state_dict())
+        blocked = None if mask is None else ~mask.reshape(B * n_head, n, n)
+        want_out = layer(x, src_mask=blocked)
+        want_attention = layer.self_attn(x, x, x, attn_mask=blocked, need_weights=True, average_attn_weights=False)[1]
+    out, attention = expected["out"]
+    assert out.shape == (B, n, d_model) and attention.shape == (B, n_head, n, n), where
+    assert_close(out, want_out, where)
+    assert_close(attention, want_attention, where)
+
+
+def check_positional_encoding(name: str, request: dict, expected: dict, where: str) -> None:
+    a = named_args(request)
+    n_position, d_model = a["n_position"], a["d_model"]
+    assert type(n_position) is int and type(d_model) is int and n_position >= 1 and d_model >= 1, where
+    position = torch.arange(n_position, dtype=torch.float64)[:, None]  # the documented formula
+    angle = position / 10000 ** (torch.arange(d_model, dtype=torch.float64)[None, :] // 2 * 2 / d_model)
+    want = torch.where(torch.arange(d_model) % 2 == 0, torch.sin(angle), torch.cos(angle)).float()
+    got = expected["out"]
+    assert got.dtype == torch.float32 and got.shape == (n_position, d_model), where
+    assert_close(got, want, where)
+
+
+# -- mdn ----------------------------------------------------------------------------------------------
+def check_mdn(name: str, request: dict, expected: dict, where: str) -> None:
+    x = named_args(request)["x"]
+    init = request["init"]
+    B, K = x.shape[0], init["n_gaussians"]
+    assert x.shape == (B, init["in_features"]) and x.dtype == DTYPES[request["dtype"]], where
+    mine = reference_module(name, request)
+    with torch.no_grad():  # the documented formula, with the module's own layers
+        h = torch.tanh(mine.z_h[0](x))
+        want = (torch.softmax(mine.z_pi(h), -1), torch.exp(mine.z_sigma(h)), mine.z_mu(h))
+    for got, w in zip(expected["out"], want, strict=True):
+        assert got.shape == (B, K), where
+        assert_close(got, w, where)
+
+
+def check_mdn_loss(name: str, request: dict, expected: dict, where: str) -> None:
+    a = named_args(request)
+    pi, sigma, mu, y = a["pi"], a["sigma"], a["mu"], a["y"]
+    B, K = pi.shape
+    assert sigma.shape == mu.shape == (B, K) and y.shape == (B, 1), where
+    assert (pi > 0).all() and torch.allclose(pi.sum(-1), torch.ones(B, dtype=pi.dtype)), f"{where}: pi off the simplex"
+    assert (sigma > 0).all(), f"{where}: a sigma is not positive"
+    from torch.distributions import Categorical, MixtureSameFamily, Normal
+
+    mixture = MixtureSameFamily(Categorical(probs=pi), Normal(mu, sigma))
+    got = expected["out"]
+    assert got.shape == (), where
+    assert_close(got, -mixture.log_prob(y[:, 0]).mean(), where)
+
+
 CHECKERS: dict[str, dict[str, Callable[[str, dict, dict, str], None]]] = {
+    "transformer": {"EncoderLayer": check_encoder_layer, "positional_encoding": check_positional_encoding},
+    "mdn": {"MDN": check_mdn, "mdn_loss": check_mdn_loss},
     "attention": {"scaled_dot_product_attention": check_sdpa, "MultiHeadedAttention": check_mha},
     "rnn": {"LSTMCell": check_cell(nn.LSTMCell), "GRUCell": check_cell(nn.GRUCell), "LSTM": check_lstm},
 }
 
 
-@pytest.mark.parametrize("name", sorted(CHECKERS))
+@pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_every_probe_is_valid_and_the_reference_agrees_with_pytorch(calls, name):
+    assert name in CHECKERS, f"{name}: no contract checks for its targets"
     made = calls(name)
     assert made, f"{name}: the graders make no call"
     unchecked = sorted({r["target"] for _, r, _ in made} - set(CHECKERS[name]))
