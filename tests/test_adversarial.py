@@ -127,12 +127,32 @@ def _note(what, fn):
 def _read(path):
     with open(path) as handle:
         return handle.read()
+
+
+_PAGES_SHOWN = []
+
+
+def _report_page():
+    """The next page of the report: grader feedback quotes at most 2,000 characters of an error,
+    so each call gives the next page of whole entries (1,500 characters at most; a longer entry
+    is cut), over and over: together, the tests' outputs hold the whole report."""
+    pages, page = [], ""
+    for entry in _REPORT:
+        entry = entry[:1500]
+        if page and len(page) + 3 + len(entry) > 1500:
+            pages.append(page)
+            page = ""
+        page = f"{{page}} | {{entry}}" if page else entry
+    pages.append(page)
+    index = len(_PAGES_SHOWN) % len(pages)
+    _PAGES_SHOWN.append(index)
+    return f"[page {{index + 1}} of {{len(pages)}}] {{pages[index]}}"
 '''
 
 # the stub's forwards give the attack's report back (the only way out of the sandbox: an error message)
 REPORT_TAIL = '''
 def _attack_report(self, *args, **kwargs):
-    raise RuntimeError("ATTACK-REPORT " + " | ".join(_REPORT))
+    raise RuntimeError("ATTACK-REPORT " + _report_page())
 
 
 LSTMCell.forward = GRUCell.forward = LSTM.forward = _attack_report

@@ -84,11 +84,14 @@ def _kind(kind: Any, t: Messages) -> str:
 
 
 class CallCheck(CheckKind):
-    """A check that calls the student's code: a forbidden call or an error fails it first."""
+    """A check that calls the student's code: a forbidden call or an error fails it first (both
+    are said when both happened: what came back is part of the story)."""
 
     def problems(self, request: dict, expected: dict, actual: dict, t: Messages) -> Iterator[str]:
         if actual.get("forbidden"):
             yield t("feedback.forbidden", used=inline(_names(actual["forbidden"]), t=t))
+            if not actual.get("ok"):
+                yield _error(actual, t)
             return
         if not actual.get("ok"):
             yield _error(actual, t)

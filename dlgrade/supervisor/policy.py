@@ -188,8 +188,10 @@ class Policy:
         start_timeout_s: seconds to start a worker or the zygote (Python and ``import torch``),
             before any student code runs.
         budget_per_timeout: a submission's time budget (``--budget``'s default) in timeouts: the
-            seconds its workers may spend loading and answering, reloads included (5 x 20 s keeps
-            one submission well inside Gradescope's 10 minutes).
+            seconds its workers may spend loading and answering, reloads included. 10 x 20 s
+            keeps one submission well inside Gradescope's 10 minutes and still lets a student
+            whose one function loops forever (each test calling it costs a timeout) keep the
+            points of the others.
     """
 
     hidden: tuple[str, ...] = ALWAYS_HIDDEN
@@ -208,7 +210,7 @@ class Policy:
     limits: Limits = field(default_factory=Limits)
     call_timeout_s: float = 20.0
     start_timeout_s: float = 60.0
-    budget_per_timeout: float = 5.0
+    budget_per_timeout: float = 10.0
 
     def hidden_paths(self, extra: Iterable[str | Path] = ()) -> list[Path]:
         """The folders a worker must not see on this machine, outermost first."""
