@@ -844,7 +844,20 @@ HOGS = {
     "huge_answers": ("every answer carries 15 MB more (just under one message's limit), all kept until judged",
                      HUGE_ANSWERS, ""),
 }
-FEEDBACK_ATTACKS = ("raise_huge.py", "forged_answers.py")  # tests/feedback_attacks.py's, in the batch too
+FEEDBACK_ATTACKS = ("forged_answers.py",)  # tests/feedback_attacks.py's, in this batch too (all: test_feedback_forgery)
+
+
+def side_doors(name: str) -> dict[str, str]:
+    """tests/forbidden_attacks.py's attacks in this batch (every one, in and out of a worker, is in
+    test_forbidden_side_doors): the first aten spelling of each target, and the worker whose answers
+    are stripped of what it detected (only the trusted side's scan catches it)."""
+    chosen: dict[str, str] = {}
+    for attack, source in forbidden_attacks(name).items():
+        target = None if attack == "send_patch" else attacked_target(name, attack)
+        if target not in {attacked_target(name, a) for a in chosen if a != "send_patch"} and (
+                attack == "send_patch" or "aten" in attack or "private" in attack):
+            chosen[attack] = source
+    return chosen
 # the trusted process's peak, whatever workers send: torch, the reference and the graders (about
 # 300 MB), plus per submission in flight (--jobs, 3 on 2 CPUs) what dlgrade.grading.prefetch keeps
 # (32 MB) and one message being decoded (dlgrade.exposed.protocol.FROM_WORKER)
@@ -867,7 +880,7 @@ def isolation_batch(assignment: Assignment, folder: Path) -> list[Path]:
     for name, (_, head, in_every_target) in HOGS.items():
         tail = f"\nTARGETS = {targets(assignment.name)!r}\n" + in_targets_raw(in_every_target) if in_every_target else ""
         sources[name] = head + "\n" + reference + tail
-    for name, source in forbidden_attacks(assignment.name).items():  # forbidden built-ins, side doors
+    for name, source in side_doors(assignment.name).items():  # forbidden built-ins, side doors
         sources[f"forbidden_{name}"] = source
     for name, source in feedback_attacks(assignment.name).items():  # forged and inflated feedback
         if name in FEEDBACK_ATTACKS:
@@ -971,7 +984,8 @@ def test_a_forbidden_built_in_through_a_side_door_is_caught(isolation, name):
     are stripped of what it detected: every test calling the rewritten target fails, saying the
     built-in is forbidden (the trusted side's source scan, whatever the worker sends)."""
     _, out, _ = isolation[name]
-    for attack in forbidden_attacks(name):
+    assert "send_patch" in side_doors(name), side_doors(name).keys()
+    for attack in side_doors(name):
         results = json.loads((out / f"forbidden_{attack}" / "results.json").read_text())
         lost = failed(results)
         assert lost and all("asks you to implement yourself" in t["output"] for t in lost), \
