@@ -33,11 +33,9 @@ def selftest(assignment: Assignment) -> list[Row]:
     reference = ReferenceOracle(assignment)
     solution = assignment.solution_source
     variants = {"reference": solution, "stub": make_stub(solution)}
-    hints, ids = {}, {}
-    for mistake in assignment.mistakes:
-        variants[f"mistake:{mistake.id}"] = reference.mistake_source(mistake)
-        hints[f"mistake:{mistake.id}"] = mistake.hint
-        ids[f"mistake:{mistake.id}"] = mistake.id
+    mistakes = {f"mistake:{mistake.id}": mistake for mistake in assignment.mistakes}
+    for variant, mistake in mistakes.items():
+        variants[variant] = reference.mistake_source(mistake)
     with tempfile.TemporaryDirectory(prefix="dlgrade-selftest-") as tmp:
         entries = []
         for variant, source in variants.items():
@@ -65,13 +63,14 @@ def selftest(assignment: Assignment) -> list[Row]:
         elif variant == "stub":
             ok, expectation = score == 0 and not grader_errors, "0"
         else:
-            hinted = f"Hint: {hints[variant]}" in lines and ids[variant] in recorded
+            mistake = mistakes[variant]
+            hinted = f"Hint: {mistake.hint}" in lines and mistake.id in recorded
             ok = score < max_score and hinted and not grader_errors
             expectation = "loses points, gets its hint"
         note = "a grader raised an unexpected error" if grader_errors else ""
-        if variant in hints and f"Hint: {hints[variant]}" not in lines:
+        if variant in mistakes and f"Hint: {mistakes[variant].hint}" not in lines:
             note = "its hint was not shown"
-        elif variant in ids and ids[variant] not in recorded:
+        elif variant in mistakes and mistakes[variant].id not in recorded:
             note = "its id was not recorded"
         rows.append(Row(assignment.name, variant, score, max_score, expectation, ok, note))
     return rows

@@ -12,6 +12,7 @@ import math
 import statistics
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache
 from html import escape
 from pathlib import Path
 from urllib.parse import quote
@@ -75,6 +76,7 @@ def hints_of(graded: Graded) -> list[tuple[str, str]]:
     return [(assignment, mistake_id) for assignment, ids in graded.mistakes for mistake_id in ids]
 
 
+@cache
 def catalogue_hints(assignment: str) -> dict[str, str]:
     """Mistake id -> hint of ``assignment``'s catalogue (empty when there is no such assignment)."""
     from dlgrade.authoring.registry import get_assignment
@@ -94,13 +96,7 @@ def hint_counts(batch: list[Graded]) -> list[tuple[str, int, int]]:
         found = hints_of(graded)
         tests.update(found)
         submissions.update(set(found))
-    catalogues: dict[str, dict[str, str]] = {}
-    rows = []
-    for key in tests:
-        assignment, mistake_id = key
-        if assignment not in catalogues:
-            catalogues[assignment] = catalogue_hints(assignment)
-        rows.append((catalogues[assignment].get(mistake_id, mistake_id), submissions[key], tests[key]))
+    rows = [(catalogue_hints(a).get(m, m), submissions[(a, m)], tests[(a, m)]) for a, m in tests]
     return sorted(rows, key=lambda r: (-r[1], -r[2], r[0]))
 
 

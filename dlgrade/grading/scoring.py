@@ -31,22 +31,23 @@ def score_submission(tests: list[RecordedTest], reference: ReferenceOracle, ask:
     went wrong while its code loaded (added, quoted, to every failing test's feedback)."""
     t = Messages(reference.lang)
     name = reference.assignment.name
-    last: list[Verdict | None] = [None]  # the verdict of the check judged last: a test's failing one
 
-    def judged(check: RecordedCheck, actual: wire.Answer) -> str | None:
-        last[0] = verdict = judge(reference, check, actual)
-        return None if verdict is None else verdict.message
+    def judged(check: RecordedCheck, actual: wire.Answer) -> Verdict | None:
+        return judge(reference, check, actual)
 
     results = []
     for test in tests:
         if test.error is not None:
             results.append(TestResult(test.name, 0.0, test.points, test.error, test.visibility))
             continue
-        last[0] = None
-        message = first_failure(test.checks, ask, judged)
-        mistakes = last[0].mistakes if message is not None and last[0] is not None else ()
-        if message is not None and (extra := context()):
+        verdict = first_failure(test.checks, ask, judged)
+        if verdict is None:
+            results.append(TestResult(test.name, test.points, test.points, "passed", test.visibility,
+                                      assignment=name))
+            continue
+        message = verdict.message
+        if extra := context():
             message += "\n" + t("feedback.load_errors") + "\n" + quote(extra, t=t)
-        results.append(TestResult(test.name, 0.0 if message else test.points, test.points, message or "passed",
-                                  test.visibility, mistakes=mistakes, assignment=name))
+        results.append(TestResult(test.name, 0.0, test.points, message, test.visibility,
+                                  mistakes=verdict.mistakes, assignment=name))
     return results

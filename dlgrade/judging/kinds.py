@@ -88,15 +88,13 @@ class CallCheck(CheckKind):
     are said when both happened: what came back is part of the story)."""
 
     def problems(self, request: dict, expected: dict, actual: dict, t: Messages) -> Iterator[str]:
-        if actual.get("forbidden"):
-            yield t("feedback.forbidden", used=inline(_names(actual["forbidden"]), t=t))
-            if not actual.get("ok"):
-                yield _error(actual, t)
-            return
+        forbidden = actual.get("forbidden")
+        if forbidden:
+            yield t("feedback.forbidden", used=inline(_names(forbidden), t=t))
         if not actual.get("ok"):
             yield _error(actual, t)
-            return
-        yield from self.compare(request, expected, actual, t)
+        elif not forbidden:
+            yield from self.compare(request, expected, actual, t)
 
     def compare(self, request: dict, expected: dict, actual: dict, t: Messages) -> Iterator[str]:
         """The problems of an answer that came back."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from dlgrade.exposed import wire
 
@@ -80,16 +80,17 @@ class RecordedTest:
 
 
 Ask = Callable[[dict], wire.Answer]
-Judge = Callable[[RecordedCheck, wire.Answer], "str | None"]
+Verdict = TypeVar("Verdict")  # what a judge says of a failing check: its feedback, or more
+Judge = Callable[[RecordedCheck, wire.Answer], "Verdict | None"]
 
 
-def first_failure(checks: Iterable[RecordedCheck], ask: Ask, judge: Judge) -> str | None:
-    """The feedback of the first check whose answer (``ask(request)``) ``judge`` fails, or None
+def first_failure(checks: Iterable[RecordedCheck], ask: Ask, judge: Judge[Verdict]) -> Verdict | None:
+    """What ``judge`` says of the first check whose answer (``ask(request)``) it fails, or None
     when every check passes. Later checks are not asked."""
     for check in checks:
-        message = judge(check, ask(check.request))
-        if message is not None:
-            return message
+        verdict = judge(check, ask(check.request))
+        if verdict is not None:
+            return verdict
     return None
 
 

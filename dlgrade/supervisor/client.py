@@ -209,37 +209,36 @@ class WorkerClient:
         left = None if self.budget is None else self.budget - self.spent
         deadline = started + (timeout if left is None else max(0.0, min(timeout, left)))
         try:
-            if deadline <= started:
-                raise TimeoutError
-            while self._outbox:
-                try:
-                    readable, writable, _ = select.select([worker.sock], [worker.sock], [],
-                                                          max(0.0, deadline - time.monotonic()))
-                except ValueError:  # the socket was closed: shutdown() from another thread
-                    raise WorkerError(self.t("worker.stopped")) from None
-                if readable:
-                    break  # an answer (or the end of the connection) is coming
-                if not writable:
+            try:
+                if deadline <= started:
                     raise TimeoutError
-                self._flush(worker)
-            response = protocol.receive(worker.sock, protocol.FROM_WORKER, deadline=deadline)  # the whole answer by the deadline
+                while self._outbox:
+                    try:
+                        readable, writable, _ = select.select([worker.sock], [worker.sock], [],
+                                                              max(0.0, deadline - time.monotonic()))
+                    except ValueError:  # the socket was closed: shutdown() from another thread
+                        raise WorkerError(self.t("worker.stopped")) from None
+                    if readable:
+                        break  # an answer (or the end of the connection) is coming
+                    if not writable:
+                        raise TimeoutError
+                    self._flush(worker)
+                response = protocol.receive(worker.sock, protocol.FROM_WORKER, deadline=deadline)  # all by the deadline
+            finally:
+                self.spent += time.monotonic() - started  # the budget counts every wait for the worker
         except (socket.timeout, TimeoutError):
-            self.spent += time.monotonic() - started
             self.close()
             if left is not None and left <= timeout:
                 self._budget_failure = self.t("worker.budget", seconds=f"{self.budget:g}", doing=doing)
                 raise BudgetExhausted(self._budget_failure) from None
             raise WorkerTimeout(self.t("worker.timeout", seconds=f"{timeout:g}", doing=doing)) from None
         except (EOFError, ConnectionError, OSError):
-            self.spent += time.monotonic() - started
             code = worker.exit_status(timeout=2)  # None: alive but closed its end of the socket
             self.close()
             raise WorkerError(self.t("worker.ended", doing=doing, code=code)) from None
         except (DecodeError, RecursionError, MemoryError) as exc:
-            self.spent += time.monotonic() - started
             self.close()
             raise WorkerError(self.t("worker.invalid_detail", doing=doing, detail=exc)) from None
-        self.spent += time.monotonic() - started
         if not isinstance(response, dict) or not isinstance(response.get("ok"), bool):
             self.close()
             raise WorkerError(self.t("worker.invalid", doing=doing))
