@@ -844,7 +844,7 @@ HOGS = {
     "huge_answers": ("every answer carries 15 MB more (just under one message's limit), all kept until judged",
                      HUGE_ANSWERS, ""),
 }
-FEEDBACK_ATTACKS = ("forged_answers.py",)  # tests/feedback_attacks.py's, in this batch too (all: test_feedback_forgery)
+FEEDBACK_ATTACKS = ("raise_huge.py", "forged_answers.py")  # tests/feedback_attacks.py's, in this batch too
 
 
 def side_doors(name: str) -> dict[str, str]:
@@ -880,6 +880,7 @@ def isolation_batch(assignment: Assignment, folder: Path) -> list[Path]:
     for name, (_, head, in_every_target) in HOGS.items():
         tail = f"\nTARGETS = {targets(assignment.name)!r}\n" + in_targets_raw(in_every_target) if in_every_target else ""
         sources[name] = head + "\n" + reference + tail
+    sources["trickle"] = TRICKLE + "\n" + reference  # each worker's first answer sent slowly, past the timeout
     for name, source in side_doors(assignment.name).items():  # forbidden built-ins, side doors
         sources[f"forbidden_{name}"] = source
     for name, source in feedback_attacks(assignment.name).items():  # forged and inflated feedback
@@ -1007,3 +1008,16 @@ def test_forged_feedback_in_the_batch_stays_quoted_and_capped(isolation, name):
         forged = [line for line in ours if line.startswith(("Score:", "passed"))
                   or (line.startswith("Hint:") and line not in hints)]
         assert not forged, (attack, forged[:10])
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_a_trickled_answer_between_correct_submissions_counts_for_nothing(isolation, name):
+    """Every worker's first answer sent in pieces past the timeout: its tests fail with a timeout
+    or, once the budget is spent, saying so; the correct submissions around it keep full marks
+    (test_a_submission_that_breaks_the_trusted_side_fails_alone)."""
+    _, out, _ = isolation[name]
+    results = json.loads((out / "trickle" / "results.json").read_text())
+    said = (f"timed out after {ISOLATION_TIMEOUT} s", f"time budget of {ISOLATION_BUDGET:g} s")
+    lost = failed(results)
+    assert lost and all(any(s in t["output"] for s in said) for t in lost), outputs(results)[:2000]
+    assert results["execution_time"] <= ISOLATION_BUDGET + ISOLATION_TIMEOUT + 2, results["execution_time"]
