@@ -17,6 +17,28 @@ def assignment(request):
     return get_assignment(request.param)
 
 
+@pytest.fixture(scope="session")
+def grader_calls(tmp_path_factory):
+    """``grader_calls(name)``: ``(grader node id, check kind, request, expected)`` of every call the
+    graders of assignment ``name`` make, hidden ones included (recorded once per session)."""
+    from dlgrade.grading.child import record_public_checks
+    from dlgrade.handout.checks import load_checks
+
+    folder = tmp_path_factory.mktemp("all_checks")
+    made: dict[str, list] = {}
+
+    def calls(name: str) -> list[tuple[str, str, dict, dict]]:
+        if name not in made:
+            path = folder / f"{name}_all_checks.json"
+            record_public_checks(get_assignment(name), path, everything=True)
+            made[name] = [(test.nodeid, check.kind, check.request, check.expected)
+                          for test in load_checks(path).tests for check in test.checks
+                          if check.request.get("op") == "call"]
+        return made[name]
+
+    return calls
+
+
 def reference_source(name: str) -> str:
     """The reference solution of ``name`` without its solution markers."""
     return get_assignment(name).reference_source

@@ -33,17 +33,18 @@ from dlgrade.grading.results import gradescope_results, write_results
 TESTS = [("Shapes [LSTMCell]", 1.0), ("Values [LSTMCell]", 2.0), ("Values [GRUCell]", 2.0)]
 
 
-def fake_results(passed: set[str], hints: dict[str, list[str]] | None = None) -> dict:
+def fake_results(passed: set[str], hints: dict[str, list[str]] | None = None,
+                 factors: dict[str, list[str]] | None = None) -> dict:
     """results.json passing the tests in ``passed``; ``hints[test]`` adds ``Hint:`` lines (and the
-    mistakes' ids, here the hints themselves) to a failure."""
-    hints = hints or {}
+    mistakes' ids, here the hints themselves) to a failure, ``factors[test]`` factor findings' ids."""
+    hints, factors = hints or {}, factors or {}
     tests = []
     for name, points in TESTS:
         ok = name in passed
         output = "passed" if ok else "Called: X\n" + "".join(f"Hint: {h}\n" for h in hints.get(name, []))
         ids = () if ok else tuple(hints.get(name, []))  # the report counts the judge's ids, not the text
         tests.append(gs.TestResult(name, points if ok else 0.0, points, output, "visible", mistakes=ids,
-                                   assignment="rnn"))
+                                   assignment="rnn", factors=() if ok else tuple(factors.get(name, []))))
     return gradescope_results(tests, "rnn: x.py")
 
 
@@ -265,6 +266,20 @@ def test_summary_pass_rates_and_hints():
     assert pass_rates(batch) == [("Shapes [LSTMCell]", 1, 3, 4), ("Values [LSTMCell]", 2, 1, 4),
                                  ("Values [GRUCell]", 2, 2, 4)]
     assert hint_counts(batch) == [("gate order", 2, 3), (HOSTILE, 1, 1), ("detached", 1, 1)]
+
+
+def test_report_counts_what_failures_depend_on_by_finding():
+    from dlgrade.batch.report import factor_counts
+    from dlgrade.judging.diagnosis import Finding
+    from dlgrade.judging.i18n import Messages
+
+    bias, batch_of_one = "bias:True->False", "batch:1->>1"
+    batch = [graded("a", set(), factors={"Values [LSTMCell]": [bias], "Values [GRUCell]": [bias, batch_of_one]}),
+             graded("b", set(), factors={"Values [GRUCell]": [bias]}),
+             graded("c", set(), factors={"Values [GRUCell]": ["<not a finding>"]}), graded("d", {n for n, _ in TESTS})]
+    english = Messages()
+    assert factor_counts(batch) == [(Finding.from_id(bias).hint(english), 2, 3),
+                                    ("<not a finding>", 1, 1), (Finding.from_id(batch_of_one).hint(english), 1, 1)]
 
 
 def test_report_is_self_contained_and_escaped(tmp_path):

@@ -28,9 +28,11 @@ from dlgrade.batch.entries import Entry
 from dlgrade.batch.gradebook import Graded
 from dlgrade.batch.report import hint_counts, write_report
 from dlgrade.grading import results as gs
+from dlgrade.judging.diagnosis import Finding
 from dlgrade.grading.scoring import score_submission
 from dlgrade.handout.checks import ChecksFile, format_report, run_checks
 from dlgrade.judging import feedback
+from dlgrade.judging.i18n import Messages
 from dlgrade.judging.replay import RecordedCheck, RecordedTest
 from dlgrade.judging.student_text import (
     INLINE_CHARS,
@@ -297,6 +299,10 @@ def _ids(test: dict) -> list[str]:
     return list((test.get("extra_data") or {}).get("dlgrade_mistakes", {}).get("ids", []))
 
 
+def _factors(test: dict) -> list[str]:
+    return list((test.get("extra_data") or {}).get("dlgrade_mistakes", {}).get("factors", []))
+
+
 @pytest.fixture(scope="module", params=ASSIGNMENTS)
 def batch(request, tmp_path_factory):
     """(assignment, out folder, {file stem: results}, {file stem: size of results.json}) of one batch."""
@@ -350,18 +356,19 @@ def test_results_files_stay_under_the_caps(batch):
 
 def test_no_line_of_student_origin_reads_as_ours(batch):
     assignment, _, found, _ = batch
+    english = Messages()
     hints = {m.id: f"Hint: {m.hint}" for m in assignment.mistakes}
     for stem, results in found.items():
         *header, score = results["output"].splitlines()
         assert score == f"Score: {results['score']:g} / {results['max_score']:g}", (stem, results["output"])
         assert forged("\n".join(header)) == [], (stem, results["output"])
         for test in results["tests"]:
-            ours = {hints[i] for i in _ids(test)}
+            ours = {hints[i] for i in _ids(test)} | {f"Hint: {Finding.from_id(f).hint(english)}" for f in _factors(test)}
             passed = test["output"] == "passed" and test["score"] == test["max_score"]
             where = (stem, test["name"], test["output"][:2000])
             assert forged(test["output"], ours, output_is_ours=passed) == [], where
             shown = {line.strip() for line in test["output"].splitlines() if line.startswith("Hint:")}
-            assert shown == ours, (stem, test["name"])  # every Hint: line is a recorded catalogue id's
+            assert shown == ours, (stem, test["name"])  # every Hint: line is a recorded id's (catalogue, factor)
 
 
 def test_the_attacks_feedback_still_says_what_went_wrong(batch):

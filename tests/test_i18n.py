@@ -49,7 +49,9 @@ def test_code_uses_only_catalogued_keys_and_every_key_is_used():
     used, known = _keys_used_in_code(), set(catalogue(DEFAULT_LANG))
     assert used, "the scan found no message keys at all"
     assert sorted(used - known) == []
-    looked_up_by_prefix = ("where.", "kind.")  # Messages.where(...) and feedback's _kind(...)
+    # Messages.where(...), feedback's _kind(...) and the factor diagnosis' Finding.hint (its keys
+    # are checked against the factors in test_factor_diagnosis)
+    looked_up_by_prefix = ("where.", "kind.", "factor.")
     assert sorted(k for k in known - used if not k.startswith(looked_up_by_prefix)) == []
 
 

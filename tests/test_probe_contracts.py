@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from functools import cache
 
 import pytest
 import torch
@@ -22,31 +21,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
-from dlgrade.grading.child import record_public_checks
 from dlgrade.grading.oracle import ReferenceOracle
-from dlgrade.handout.checks import load_checks
 
 pytestmark = pytest.mark.slow
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 TOLERANCE = {torch.float32: dict(atol=1e-5, rtol=1e-4), torch.float64: dict(atol=1e-10, rtol=1e-8)}
-
-
-@cache
-def recorded(name: str, folder: str) -> list[tuple[str, dict, dict]]:
-    """``(grader node id, request, expected)`` of every call the assignment's graders make."""
-    from pathlib import Path
-
-    path = Path(folder) / f"{name}_all_checks.json"
-    record_public_checks(get_assignment(name), path, everything=True)
-    return [(test.nodeid, check.request, check.expected) for test in load_checks(path).tests
-            for check in test.checks if check.request.get("op") == "call"]
-
-
-@pytest.fixture(scope="module")
-def calls(tmp_path_factory) -> Callable[[str], list[tuple[str, dict, dict]]]:
-    folder = str(tmp_path_factory.mktemp("all_checks"))
-    return lambda name: recorded(name, folder)
 
 
 def named_args(request: dict) -> dict:
@@ -260,13 +240,13 @@ CHECKERS: dict[str, dict[str, Callable[[str, dict, dict, str], None]]] = {
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
-def test_every_probe_is_valid_and_the_reference_agrees_with_pytorch(calls, name):
+def test_every_probe_is_valid_and_the_reference_agrees_with_pytorch(grader_calls, name):
     assert name in CHECKERS, f"{name}: no contract checks for its targets"
-    made = calls(name)
+    made = grader_calls(name)
     assert made, f"{name}: the graders make no call"
-    unchecked = sorted({r["target"] for _, r, _ in made} - set(CHECKERS[name]))
+    unchecked = sorted({r["target"] for _, _, r, _ in made} - set(CHECKERS[name]))
     assert not unchecked, f"{name}: no contract check for {unchecked}"
-    for index, (nodeid, request, expected) in enumerate(made):
+    for index, (nodeid, _, request, expected) in enumerate(made):
         where = f"{nodeid} (call {index}: {request['target']})"
         assert expected.get("ok"), f"{where}: the reference failed: {expected.get('error')}"
         CHECKERS[name][request["target"]](name, request, expected, where)

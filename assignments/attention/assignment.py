@@ -1,5 +1,9 @@
 """Assignment ``attention``: what students see about it and what they may not use."""
+import torch
+
 from dlgrade.authoring.registry import Question
+from dlgrade.grading.factors import (Batch, Call, Classified, DType, Flag, Leading, MaskKind, MaskShape, One,
+                                     Signature, Sizes)
 
 TITLE = "Attention: scaled dot-product and multi-head attention"
 
@@ -36,3 +40,33 @@ FORBIDDEN = {
     "multi_head_attention_forward": "torch.nn.functional.multi_head_attention_forward (nn.MultiheadAttention)",
     "_native_multi_head_attention": "torch._native_multi_head_attention (nn.MultiheadAttention)",
 }
+
+
+def _sdpa_scores(call: Call) -> tuple[int, ...]:
+    Q, K = call.get("Q"), call.get("K")
+    return (*torch.broadcast_shapes(Q.shape[:-2], K.shape[:-2]), Q.shape[-2], K.shape[-2])
+
+
+def _mha_scores(call: Call) -> tuple[int, ...]:
+    return (call.get("Q").shape[0], call.init["n_head"], call.get("Q").shape[-2], call.get("K").shape[-2])
+
+
+_KEYS = {"K": -2, "V": -2, "mask": -1}
+
+# the input forms each docstring allows (dlgrade.grading.factors): graders exercise every one,
+# and a failing check is re-asked with one of them changed at a time to say what it depends on
+FORMS = [
+    Signature("scaled_dot_product_attention", (
+        DType(), MaskKind(), MaskShape(forms=("[n_K]", "[n_Q,n_K]", "[…,1,n_K]", "[…,n_Q,n_K]", "[…,1,n_Q,n_K]")),
+        Leading(), Batch(), Sizes("n_Q_n_K", a={"Q": -2, "mask": -2}, b=_KEYS),
+        Sizes("d_k_d_v", a={"Q": -1, "K": -1}, b={"V": -1}), One("n_Q", dims={"Q": -2, "mask": -2}),
+        Classified("d_k_parity", ("odd", "even"), lambda c: ("even", "odd")[c.get("Q").shape[-1] % 2])),
+        core={"Q": 2, "K": 2, "V": 2, "mask": 2}, any_leading=True, scores=_sdpa_scores,
+        score_names=("n_Q", "n_K")),
+    Signature("MultiHeadedAttention", (
+        DType(), Flag("bias"), MaskKind(),
+        MaskShape(forms=("[n_Q,n_K]", "[B,1,1,n_K]", "[B,1,n_Q,n_K]", "[B,n_head,n_Q,n_K]", "[1,n_head,n_Q,n_K]")),
+        Batch(), Sizes("n_Q_n_K", a={"Q": -2, "mask": -2}, b=_KEYS),
+        Classified("n_head", ("1", ">1"), lambda c: "1" if c.init["n_head"] == 1 else ">1")),
+        core={"Q": 2, "K": 2, "V": 2, "mask": 3}, scores=_mha_scores, score_names=("B", "n_head", "n_Q", "n_K")),
+]

@@ -47,3 +47,16 @@ MISTAKES = [
             "attention looks averaged over the heads; return every head's weights, [B, n_head, n_Q, n_K].",
             (("return self.lin_O(merged), attention", "return self.lin_O(merged), attention.mean(dim=1)"),)),
 ]
+
+# Inputs modified in place (a common habit: /=, +=, a method ending in _ on an argument): the
+# outputs stay right; the public "does not modify ... in place" check fails and shows the hint.
+IN_PLACE_MISTAKES = [
+    Mistake("q_scaled_in_place",
+            "Q looks divided in place (Q /= math.sqrt(d_k)): that modifies the caller's tensor. Divide into a "
+            "new tensor instead (Q / math.sqrt(d_k), or the scores); never use /=, *=, += or a method ending "
+            "in _ on an input.",
+            (("scores = Q @ K.transpose(-2, -1) / math.sqrt(d_k)",
+              "Q /= math.sqrt(d_k)\n    scores = Q @ K.transpose(-2, -1)"),)),
+]
+
+MISTAKES += IN_PLACE_MISTAKES

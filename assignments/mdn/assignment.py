@@ -1,5 +1,8 @@
 """Assignment ``mdn``: what students see about it and what they may not use."""
+import torch
+
 from dlgrade.authoring.registry import Question
+from dlgrade.grading.factors import Batch, Call, Classified, DType, Signature
 
 TITLE = "Mixture density networks: an MDN and its negative log-likelihood"
 
@@ -36,3 +39,37 @@ QUESTIONS = [
 # tool the loss should use. A loss built on Categorical(probs=pi) renormalizes pi: its gradient
 # w.r.t. pi differs from the formula's, which the catalogue's `pi_renormalized` hint explains.
 FORBIDDEN: dict[str, str] = {}
+
+
+def _components(call: Call) -> str | None:
+    K = call.init["n_gaussians"] if call.init else call.get("pi").shape[-1]
+    return "1" if K == 1 else ">1"
+
+
+def _far(call: Call) -> str:
+    """Whether some target lies many standard deviations away from every mean."""
+    z = ((call.get("y") - call.get("mu")) / call.get("sigma")).abs().amin(-1)
+    return "far" if bool((z > 8).any()) else "near"
+
+
+def _on_the_simplex(call: Call) -> Call:
+    """The call with ``pi``'s rows summing to 1 in its dtype (a cast can break that)."""
+    pi = call.get("pi")
+    return call.with_args(pi=pi / pi.sum(-1, keepdim=True))
+
+
+def _well_conditioned(call: Call) -> bool:
+    """Gradients far out in the tails are compared in float64 only (in float32 they depend on
+    rounding where two components compete)."""
+    return call.dtype == "float64" or call.request.get("grad_outputs") is None or _far(call) == "near"
+
+
+# the input forms each docstring allows (dlgrade.grading.factors): graders exercise every one,
+# and a failing check is re-asked with one of them changed at a time to say what it depends on
+FORMS = [
+    Signature("MDN", (DType(), Batch(), Classified("components", ("1", ">1"), _components)), core={"x": 1}),
+    Signature("mdn_loss", (DType(), Batch(), Classified("components", ("1", ">1"), _components),
+                           Classified("far", ("near", "far"), _far)),
+              core={"pi": 1, "sigma": 1, "mu": 1, "y": 1}, restore=_on_the_simplex,
+              admits=_well_conditioned),
+]

@@ -54,3 +54,15 @@ MISTAKES = [
             "looks renormalized (as torch.distributions.Categorical does); use torch.log(pi) as given.",
             (("torch.log(pi) + log_density", "torch.log(pi / pi.sum(dim=-1, keepdim=True)) + log_density"),)),
 ]
+
+# Inputs modified in place (a common habit: /=, +=, a method ending in _ on an argument): the
+# outputs stay right; the public "does not modify ... in place" check fails and shows the hint.
+IN_PLACE_MISTAKES = [
+    Mistake("sigma_log_in_place",
+            "sigma looks modified in place (sigma.log_()): that overwrites the caller's standard deviations "
+            "with their logs. Use torch.log(sigma), which returns a new tensor; never call a method ending "
+            "in _ on an input.",
+            (("- torch.log(sigma) -", "- sigma.log_() -"),)),
+]
+
+MISTAKES += IN_PLACE_MISTAKES

@@ -1,5 +1,8 @@
 """Assignment ``rnn``: what students see about it and what they may not use."""
+import torch
+
 from dlgrade.authoring.registry import Question
+from dlgrade.grading.factors import Batch, Call, Classified, DType, Flag, One, Optional, Signature
 
 TITLE = "Recurrent cells: LSTM and GRU from scratch"
 
@@ -37,3 +40,29 @@ FORBIDDEN = {
     "rnn_tanh_cell": "torch.rnn_tanh_cell (nn.RNNCell)",
     "rnn_tanh": "torch.rnn_tanh (nn.RNN)",
 }
+
+
+def _zeros(call: Call, count: int) -> tuple[torch.Tensor, ...] | torch.Tensor:
+    """The state ``None`` stands for: zeros of shape ``[B, H]`` (``count`` of them)."""
+    zeros = torch.zeros(call.get("x").shape[0], call.init["hidden_size"])
+    return zeros if count == 1 else (zeros,) * count
+
+
+def _sizes(call: Call) -> str:
+    return "equal" if call.init["input_size"] == call.init["hidden_size"] else "different"
+
+
+def _cell(target: str, state: str, count: int) -> Signature:
+    return Signature(target, (
+        DType(), Optional("state", arg=state, zeros=lambda c: _zeros(c, count)), Flag("bias"), Batch(),
+        Classified("sizes", ("equal", "different"), _sizes)), core={"x": 1, state: 1})
+
+
+# the input forms each docstring allows (dlgrade.grading.factors): graders exercise every one,
+# and a failing check is re-asked with one of them changed at a time to say what it depends on
+FORMS = [
+    _cell("LSTMCell", "state", 2),
+    _cell("GRUCell", "h", 1),
+    Signature("LSTM", (DType(), Optional("state", zeros=lambda c: _zeros(c, 2)), Flag("bias"), Batch(),
+                       One("steps", dims={"x": 1})), core={"x": 2, "state": 1}),
+]

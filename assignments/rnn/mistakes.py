@@ -47,3 +47,15 @@ MISTAKES = [
             "output seems to hold the cell states c_t; it should hold the hidden states h_t.",
             (("outputs.append(state[0])", "outputs.append(state[1])"),)),
 ]
+
+# Inputs modified in place (a common habit: /=, +=, a method ending in _ on an argument): the
+# outputs stay right; the public "does not modify ... in place" check fails and shows the hint.
+IN_PLACE_MISTAKES = [
+    Mistake("lstm_state_updated_in_place",
+            "the given cell state c looks updated in place (c.mul_(f).add_(i * g), c *= f, c += ...): that "
+            "modifies the caller's tensor. Compute c_next as a new tensor (with * and +, not *= or +=); never "
+            "use *=, += or a method ending in _ on an input.",
+            (("c_next = f * c + i * g", "c_next = c.mul_(f).add_(i * g)"),)),
+]
+
+MISTAKES += IN_PLACE_MISTAKES

@@ -1,5 +1,8 @@
 """Assignment ``transformer``: what students see about it and what they may not use."""
+import torch
+
 from dlgrade.authoring.registry import Question
+from dlgrade.grading.factors import Batch, Call, Classified, DType, MaskKind, MaskShape, Parity, Setting, Signature
 
 TITLE = "Transformer: positional encoding and an encoder layer"
 
@@ -42,3 +45,31 @@ FORBIDDEN = {
     "_native_multi_head_attention": "torch._native_multi_head_attention (nn.MultiheadAttention, nn.TransformerEncoderLayer)",
     "scaled_dot_product_attention": "torch.nn.functional.scaled_dot_product_attention",
 }
+
+
+def _scores(call: Call) -> tuple[int, ...]:
+    x = call.get("x")
+    return (x.shape[0], call.init["n_head"], x.shape[-2], x.shape[-2])
+
+
+def _init_form(key: str, one: bool = False):
+    def classify(call: Call) -> str:
+        value = call.init[key] if call.init else call.get(key)
+        return ("1" if value == 1 else ">1") if one else ("odd" if value % 2 else "even")
+    return classify
+
+
+# the input forms each docstring allows (dlgrade.grading.factors): graders exercise every one,
+# and a failing check is re-asked with one of them changed at a time to say what it depends on
+FORMS = [
+    Signature("positional_encoding", (
+        Parity(arg="d_model"), Classified("n_position", ("1", ">1"), _init_form("n_position", one=True)),
+        Classified("d_model_one", ("1", ">1"), _init_form("d_model", one=True)))),
+    Signature("EncoderLayer", (
+        DType(), MaskKind(), MaskShape(forms=("[n,n]", "[B,1,1,n]", "[B,1,n,n]", "[B,n_head,n,n]")), Batch(),
+        Setting("eps", default=1e-5, other=1e-2),
+        Classified("n_head", ("1", ">1"), _init_form("n_head", one=True)),
+        Classified("d_model_parity", ("odd", "even"), _init_form("d_model")),
+        Classified("n", ("1", ">1"), lambda c: "1" if c.get("x").shape[-2] == 1 else ">1")),
+        core={"x": 2, "mask": 3}, scores=_scores, score_names=("B", "n_head", "n", "n")),
+]

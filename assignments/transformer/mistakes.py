@@ -107,3 +107,16 @@ MISTAKES = [
         edits=((_RETURN, "return out, self.self_attn(x, x, x, mask)[1]"),),
     ),
 ]
+
+# Inputs modified in place (a common habit: /=, +=, a method ending in _ on an argument): the
+# outputs stay right; the public "does not modify ... in place" check fails and shows the hint.
+IN_PLACE_MISTAKES = [
+    Mistake(
+        id="residual_added_in_place",
+        hint="x looks modified in place (x += attended): that changes the caller's input. Add into a new "
+             "tensor instead, self.norm1(x + attended); never use +=, *= or a method ending in _ on an input.",
+        edits=((_NORM1, "x += attended\n        x = self.norm1(x)"),),
+    ),
+]
+
+MISTAKES += IN_PLACE_MISTAKES

@@ -37,9 +37,10 @@ def test_encoder_api_and_shapes(grader):
 @pytest.mark.public
 @pytest.mark.points(3)
 def test_encoder_values(grader):
-    """out and attention match the reference (no mask, several heads, d_ff != d_model)"""
+    """out and attention match the reference (no mask, several heads, d_ff != d_model, float32 and float64, batch 1)"""
     for probe in (layer(), layer(B=3, n=4, d_model=12, n_head=4, d_ff=20, seed=2),
-                  layer(B=2, n=6, d_model=10, n_head=5, d_ff=4, seed=17)):
+                  layer(B=2, n=6, d_model=10, n_head=5, d_ff=4, seed=17),
+                  layer(B=1, n=3, d_model=6, n_head=2, d_ff=5, dtype="float64", seed=19)):
         grader.values(probe)
 
 
@@ -54,7 +55,7 @@ def test_encoder_masks(grader):
 
 @pytest.mark.points(2)
 def test_encoder_values_edge_cases(grader):
-    """float64, batch 1, one head, one position, fresh LayerNorms, another eps, 0/1 integer masks"""
+    """float64, batch 1, one head, one position, fresh LayerNorms, another eps, 0/1 integer and [B, 1, n, n] masks"""
     grader.values(layer(dtype="float64", seed=5))
     grader.values(layer(B=1, n=6, d_model=6, n_head=1, d_ff=3, seed=6))
     grader.values(layer(B=2, n=1, seed=7))
@@ -63,6 +64,8 @@ def test_encoder_values_edge_cases(grader):
     grader.values(layer(B=2, n=5, d_model=12, n_head=3, mask=causal_mask(5, as_int=True), dtype="float64",
                         seed=10))
     grader.values(layer(B=2, n=4, mask=padding_mask([2, 3], 4, as_int=True), seed=11))
+    # one [n, n] mask per batch element, shared by the heads, as 0/1 integers
+    grader.values(layer(B=3, n=4, d_model=6, n_head=2, d_ff=5, mask=head_mask(3, 1, 4, seed=20).long(), seed=20))
 
 
 @pytest.mark.points(2)
@@ -74,9 +77,8 @@ def test_encoder_gradients(grader):
                            seed=14))
 
 
+@pytest.mark.public
 @pytest.mark.points(1)
 def test_encoder_inputs_unchanged(grader):
     """EncoderLayer does not modify x or the mask in place"""
-    probe = layer(B=2, n=5, mask=padding_mask([5, 3], 5), seed=15)
-    grader.unchanged(probe)
-    grader.values(probe)
+    grader.unchanged(layer(B=2, n=5, mask=padding_mask([5, 3], 5), seed=15))

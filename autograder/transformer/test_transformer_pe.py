@@ -21,9 +21,10 @@ def test_pe_api_and_shapes(grader):
 @pytest.mark.public
 @pytest.mark.points(2)
 def test_pe_values(grader):
-    """The encoding matches the reference (even d_model, n_position != d_model)"""
+    """The encoding matches the reference (even d_model, n_position != d_model, a single position)"""
     grader.values(pe(12, 16))
     grader.values(pe(7, 6))
+    grader.values(pe(1, 4))
 
 
 @pytest.mark.points(2)

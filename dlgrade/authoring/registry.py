@@ -99,6 +99,12 @@ class Assignment:
         """torch function ``__name__`` -> what to call it in feedback."""
         return dict(self.spec.FORBIDDEN)
 
+    @property
+    def signatures(self) -> dict:
+        """``target -> Signature``: the input forms each target's docstring allows, as factors
+        (``FORMS`` in ``assignment.py``; see :mod:`dlgrade.grading.factors`)."""
+        return {signature.target: signature for signature in getattr(self.spec, "FORMS", ())}
+
     @cached_property
     def mistakes(self) -> list:
         """The catalogue in ``assignments/<name>/mistakes.py``."""

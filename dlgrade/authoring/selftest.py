@@ -1,6 +1,8 @@
 """Prove the graders: the reference scores 100%, the stubs 0, every catalogued mistake loses
 points and gets its hint (a ``Hint:`` line of the grader's, and its id recorded in the test's
-``extra_data``). Everything is graded through the real path (worker + pytest)."""
+``extra_data``). Everything is graded through the real path (worker + pytest). The table also
+says, per assignment, how many mistakes get their own hint and how many a factor hint (what the
+failure depends on: :mod:`dlgrade.grading.diagnosis`)."""
 from __future__ import annotations
 
 import tempfile
@@ -26,6 +28,8 @@ class Row:
     expectation: str
     ok: bool
     note: str = ""
+    own_hint: bool = False  # a mistake: its own hint was shown
+    factor_hint: bool = False  # a mistake: a factor hint was shown (what its failures depend on)
 
 
 def selftest(assignment: Assignment) -> list[Row]:
@@ -55,8 +59,9 @@ def selftest(assignment: Assignment) -> list[Row]:
         score, max_score = result["score"], result["max_score"]
         outputs = "\n".join(t["output"] for t in result["tests"])
         lines = set(outputs.splitlines())
-        recorded = {i for t in result["tests"]
-                    for i in ((t.get("extra_data") or {}).get(MISTAKES_KEY) or {}).get("ids", [])}
+        found = [(t.get("extra_data") or {}).get(MISTAKES_KEY) or {} for t in result["tests"]]
+        recorded = {i for f in found for i in f.get("ids", [])}
+        factors = {i for f in found for i in f.get("factors", [])}
         grader_errors = "grader error" in outputs
         if variant == "reference":
             ok, expectation = score == max_score and not grader_errors, "full marks"
@@ -72,7 +77,8 @@ def selftest(assignment: Assignment) -> list[Row]:
             note = "its hint was not shown"
         elif variant in mistakes and mistakes[variant].id not in recorded:
             note = "its id was not recorded"
-        rows.append(Row(assignment.name, variant, score, max_score, expectation, ok, note))
+        own = variant in mistakes and f"Hint: {mistakes[variant].hint}" in lines and mistakes[variant].id in recorded
+        rows.append(Row(assignment.name, variant, score, max_score, expectation, ok, note, own, bool(factors)))
     return rows
 
 
@@ -86,4 +92,18 @@ def format_rows(rows: list[Row]) -> str:
         lines.append(f"{r.assignment:<11} {r.variant:<40} {score:>11}  {r.expectation:<28} {status}")
     bad = sum(not r.ok for r in rows)
     lines.append(f"{len(rows) - bad} of {len(rows)} rows as expected.")
+    lines.append("")
+    lines.append(hint_coverage(rows))
+    return "\n".join(lines)
+
+
+def hint_coverage(rows: list[Row]) -> str:
+    """Per assignment: how many catalogued mistakes get their own hint, a factor hint, either."""
+    header = f"{'assignment':<11} {'mistakes':>8} {'own hint':>9} {'factor hint':>12} {'either':>7}"
+    lines = [header, "-" * len(header)]
+    for name in dict.fromkeys(r.assignment for r in rows):
+        mine = [r for r in rows if r.assignment == name and r.variant.startswith("mistake:")]
+        own, factor = sum(r.own_hint for r in mine), sum(r.factor_hint for r in mine)
+        either = sum(r.own_hint or r.factor_hint for r in mine)
+        lines.append(f"{name:<11} {len(mine):>8} {own:>9} {factor:>12} {either:>7}")
     return "\n".join(lines)

@@ -38,6 +38,19 @@ class Graded:
                 found.append((str(recorded.get("assignment", "")), ids))
         return found
 
+    @property
+    def factors(self) -> list[tuple[str, ...]]:
+        """Per failing test whose failure the factor diagnosis explained: the findings' ids
+        (``factor:was->now``, :mod:`dlgrade.grading.diagnosis`), as recorded in its ``extra_data``."""
+        found = []
+        for test in self.tests:
+            extra = test.get("extra_data")
+            recorded = extra.get(MISTAKES_KEY) if isinstance(extra, dict) else None
+            factors = recorded.get("factors") if isinstance(recorded, dict) else None
+            if isinstance(factors, list) and (ids := tuple(dict.fromkeys(f for f in factors if isinstance(f, str)))):
+                found.append(ids)
+        return found
+
 
 def points_by_test(graded: Graded) -> dict[str, float]:
     """Test name -> points earned (a repeated name gets `` #2``, `` #3``)."""

@@ -100,6 +100,31 @@ def hint_counts(batch: list[Graded]) -> list[tuple[str, int, int]]:
     return sorted(rows, key=lambda r: (-r[1], -r[2], r[0]))
 
 
+def factor_counts(batch: list[Graded]) -> list[tuple[str, int, int]]:
+    """(what failures depend on, submissions, tests), most frequent first: the factor diagnosis'
+    findings, counted by id and worded as students read them (in English); an id that is not a
+    finding is shown as it is."""
+    from dlgrade.judging.diagnosis import Finding
+    from dlgrade.judging.i18n import Messages
+
+    tests: Counter[str] = Counter()
+    submissions: Counter[str] = Counter()
+    for graded in batch:
+        found = [finding for ids in graded.factors for finding in ids]
+        tests.update(found)
+        submissions.update(set(found))
+    english = Messages()
+
+    def worded(finding_id: str) -> str:
+        try:
+            return Finding.from_id(finding_id).hint(english)
+        except (ValueError, KeyError, IndexError):
+            return finding_id
+
+    rows = [(worded(f), submissions[f], tests[f]) for f in tests]
+    return sorted(rows, key=lambda r: (-r[1], -r[2], r[0]))
+
+
 def draw_histogram(batch: list[Graded], path: Path) -> bytes:
     """Histogram of the scores as a PNG (matplotlib's Agg backend, no pyplot state); returns its bytes."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -146,7 +171,7 @@ def feedback_page(graded: Graded, title: str) -> str:
 
 
 def report_page(batch: list[Graded], title: str, png: bytes) -> str:
-    """The class report: summary, histogram, pass rates, frequent hints, students."""
+    """The class report: summary, histogram, pass rates, frequent hints, what failures depend on, students."""
     s = summarize(batch)
     summary = "".join(f'<tr><th>{label}</th><td class="num" id="{key}">{value}</td></tr>' for key, label, value in (
         ("submissions", "Submissions", str(s.count)), ("mean", "Mean score", number(s.mean)),
@@ -160,6 +185,9 @@ def report_page(batch: list[Graded], title: str, png: bytes) -> str:
     hints = hint_counts(batch)[:TOP_HINTS]
     hint_rows = "".join(f'<tr><td class="num">{subs}</td><td class="num">{tests}</td><td>{escape(hint)}</td></tr>'
                         for hint, subs, tests in hints)
+    factors = factor_counts(batch)[:TOP_HINTS]
+    factor_rows = "".join(f'<tr><td class="num">{subs}</td><td class="num">{tests}</td><td>{escape(what)}</td></tr>'
+                          for what, subs, tests in factors)
     students = "".join(
         f'<tr><td>{escape(g.entry.display)}</td><td>{escape(g.entry.email)}</td>'
         f'<td class="num">{number(g.results.get("score", 0))}</td>'
@@ -180,6 +208,10 @@ def report_page(batch: list[Graded], title: str, png: bytes) -> str:
 <h2>Most frequent hints</h2>
 {'<p>No hints were given.</p>' if not hints else ''}<table id="hints"><tr><th class="num">Submissions</th>
 <th class="num">Tests</th><th>Hint</th></tr>{hint_rows}</table>
+<h2>What failures depend on</h2>
+{'<p>No failure was narrowed down to one input form.</p>' if not factors else ''}<table id="factors"><tr>
+<th class="num">Submissions</th><th class="num">Tests</th><th>Found by re-asking with one input form changed</th></tr>
+{factor_rows}</table>
 <h2>Students</h2>
 <table id="students"><tr><th>Name</th><th>Email</th><th class="num">Score</th><th class="num">Out of</th>
 <th class="num">Tests passed</th><th>Feedback</th></tr>{students}</table>"""

@@ -41,15 +41,15 @@ def leaves(value: Any) -> list[torch.Tensor]:
     return []
 
 
-def _map_tensors(value: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+def map_tensors(value: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
     if isinstance(value, torch.Tensor):
         return fn(value)
     if isinstance(value, tuple):
-        return tuple(_map_tensors(v, fn) for v in value)
+        return tuple(map_tensors(v, fn) for v in value)
     if isinstance(value, list):
-        return [_map_tensors(v, fn) for v in value]
+        return [map_tensors(v, fn) for v in value]
     if isinstance(value, dict):
-        return {k: _map_tensors(v, fn) for k, v in value.items()}
+        return {k: map_tensors(v, fn) for k, v in value.items()}
     return value
 
 
@@ -136,10 +136,13 @@ def _call(namespace: Mapping[str, Any], request: wire.CallRequest,
     args = list(request.get("args") or [])
     kwargs = dict(request.get("kwargs") or {})
     grad_outputs = request.get("grad_outputs")
-    if grad_outputs is not None:
-        args, kwargs = _map_tensors(
-            [args, kwargs], lambda t: t.detach().clone().requires_grad_(t.is_floating_point())
-        )
+    # the call gets copies: code that modifies its inputs in place changes them, never the
+    # request (in the trusted process the reference and the mistakes answer the very tensors
+    # every submission is sent; a notebook's check cell, the checks file's)
+    track = grad_outputs is not None
+    args, kwargs = map_tensors(
+        [args, kwargs], lambda t: t.detach().clone().requires_grad_(track and t.is_floating_point())
+    )
     inputs = leaves([args, kwargs])
     try:
         with tracker.watch():
@@ -154,7 +157,7 @@ def _call(namespace: Mapping[str, Any], request: wire.CallRequest,
             response["grads"] = _gradients(out, grad_outputs, inputs, target if is_module else None)
         except BaseException as exc:
             return wire.exception_answer(wire.Where.GRADIENTS, exc) | {"forbidden": tracker.used}
-    response["out"] = _map_tensors(out, lambda t: t.detach())
+    response["out"] = map_tensors(out, lambda t: t.detach())
     return response
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Iterable
+from types import ModuleType
 
 
 def preload() -> None:
@@ -32,6 +33,14 @@ def seccomp_available() -> bool:
     except Exception:  # ImportError, or libseccomp.so missing (OSError) or broken
         return False
     return True
+
+
+def load_seccomp() -> ModuleType:
+    """The seccomp bindings, loaded (pyseccomp finds libseccomp with ``ldconfig -p``: do it while
+    the process may still run it)."""
+    import pyseccomp
+
+    return pyseccomp
 
 
 def install_seccomp(denied: Iterable[str], clone_flags: Iterable[int]) -> None:

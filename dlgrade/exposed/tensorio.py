@@ -65,12 +65,30 @@ def as_plain_tensor(value: Any) -> torch.Tensor:
     return decode_tensor(*encode_tensor(torch.Tensor._make_subclass(torch.Tensor, value.detach())))
 
 
+class SharedBlobs(list):
+    """Blobs for :func:`pack` that keep equal bytes once (every tensor holding them names the
+    same blob; :func:`unpack` decodes a blob once however often it is named)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._at: dict[bytes, int] = {}
+
+    def index(self, data: bytes) -> int:  # type: ignore[override]
+        """Where ``data`` is, added if it is not there yet."""
+        if data not in self._at:
+            self._at[data] = len(self)
+            self.append(data)
+        return self._at[data]
+
+
 def pack(value: Any, blobs: list[bytes], depth: int = 0, max_depth: int = MAX_DEPTH) -> Any:
     """Replace tensors in ``value`` by ``{"$t": index, "dtype", "shape"}``; append their bytes to ``blobs``."""
     if depth > max_depth:
         raise DecodeError("value is nested too deeply")
     if isinstance(value, torch.Tensor):
         meta, data = encode_tensor(value)
+        if isinstance(blobs, SharedBlobs):
+            return {"$t": blobs.index(data), **meta}
         blobs.append(data)
         return {"$t": len(blobs) - 1, **meta}
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -175,8 +193,8 @@ class Fingerprints:
 
 
 def to_json(value: Any) -> Any:
-    """Self-contained JSON form (tensor bytes inline as base64), for fixture files."""
-    blobs: list[bytes] = []
+    """Self-contained JSON form (tensor bytes inline as base64, equal ones once), for fixture files."""
+    blobs = SharedBlobs()
     skeleton = pack(value, blobs, max_depth=FILE_DEPTH)
     return {"value": skeleton, "blobs": [base64.b64encode(b).decode("ascii") for b in blobs]}
 

@@ -10,12 +10,17 @@ PrairieLearn's grader ``utils.py`` is the model.
 """
 
 import os
+import sysconfig
 import traceback
 from enum import StrEnum
 from typing import Any, Literal, NotRequired, TypedDict
 
-# frames of dlgrade's own code (this package) are never the student's line
-_OWN_FILES = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+# frames of dlgrade's own code (this package) and of the installed libraries (torch, the standard
+# library) are never the student's line
+_OWN_FILES = tuple(dict.fromkeys(
+    os.path.join(os.path.realpath(p), "") for p in (
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        *(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")))))
 
 
 class Op(StrEnum):
@@ -147,7 +152,7 @@ def exception_answer(where: Where, exc: BaseException) -> ErrorAnswer:
     """The answer to a request whose code raised ``exc``: its type, message and the student's line
     it came from (never a line of dlgrade's own)."""
     frames = traceback.extract_tb(exc.__traceback__)
-    student_frames = [f for f in frames if not f.filename.startswith(_OWN_FILES)]
+    student_frames = [f for f in frames if not os.path.realpath(f.filename).startswith(_OWN_FILES)]
     location = ""
     if student_frames:
         last = student_frames[-1]

@@ -16,6 +16,7 @@ from dlgrade.authoring.registry import Assignment
 from dlgrade.authoring.translations import assignment_text
 from dlgrade.exposed import execute, wire
 from dlgrade.exposed.tensorio import Fingerprints
+from dlgrade.grading.diagnosis import FactorDiagnosis
 from dlgrade.grading.probes import Probe, grad_outputs_for, materialize
 from dlgrade.judging import feedback
 from dlgrade.judging.i18n import DEFAULT_LANG
@@ -36,6 +37,7 @@ class ReferenceOracle:
         self._probes: dict[str, tuple[dict, dict]] = {}
         self._distinct: dict[tuple[str, str], list[tuple[str, dict]]] = {}
         self._verified: set[tuple[str, str]] = set()
+        self._pairs: dict[tuple[str, str], list[tuple[tuple[str, str], dict]]] = {}
         self._key = Fingerprints()  # requests are not modified once made
 
     @cached_property
@@ -47,12 +49,25 @@ class ReferenceOracle:
         """The reference with ``mistake`` applied: a complete wrong submission."""
         return mistake.apply(self.source)
 
-    def _mistake_namespace(self, mistake: Mistake) -> dict[str, Any]:
-        if mistake.id not in self._mistake_namespaces:
-            module = module_from_source(self.mistake_source(mistake), f"_dlgrade_mistake_{mistake.id}",
-                                        f"<mistake {mistake.id}>")
-            self._mistake_namespaces[mistake.id] = module.__dict__
-        return self._mistake_namespaces[mistake.id]
+    def _mistake_namespace(self, *mistakes: Mistake) -> dict[str, Any] | None:
+        """The namespace of the reference with ``mistakes`` applied (None when their edits clash)."""
+        key = "+".join(m.id for m in mistakes)
+        if key not in self._mistake_namespaces:
+            source = self.source
+            try:
+                for mistake in mistakes:
+                    source = mistake.apply(source)
+            except ValueError:  # one mistake's edit undoes another's text: not a pair
+                self._mistake_namespaces[key] = None
+                return None
+            module = module_from_source(source, f"_dlgrade_mistake_{key.replace('+', '__')}", f"<mistake {key}>")
+            self._mistake_namespaces[key] = module.__dict__
+        return self._mistake_namespaces[key]
+
+    @cached_property
+    def diagnosis(self) -> FactorDiagnosis:
+        """The factor diagnosis of this session (:mod:`dlgrade.grading.diagnosis`)."""
+        return FactorDiagnosis(self.assignment.signatures, self.respond, lambda: self.namespace)
 
     def respond(self, request: dict) -> dict:
         """The reference's answer; it must succeed (a failure here is a bug in the grader).
@@ -73,6 +88,30 @@ class ReferenceOracle:
                 (mistake.id, response) for mistake in self.assignment.mistakes
                 if (response := execute.run(self._mistake_namespace(mistake), request, {})).get("ok")]
         yield from self._mistake_answers[key]
+
+    def distinct_pairs(self, kind: str, request: dict, expected: dict) -> list[tuple[tuple[str, str], dict]]:
+        """``((id, id), answer)`` of every pair of catalogued mistakes, each of which alone a check
+        of ``kind`` tells apart from ``expected``, whose answer together is told apart from
+        ``expected`` and from each one's alone (cached; asked only when no single mistake explains
+        a failure)."""
+        key = (kind, self._key(request))
+        if key not in self._pairs:
+            singles = dict(self.distinct_mistakes(kind, request, expected))
+            by_id = {m.id: m for m in self.assignment.mistakes}
+            ids = [m.id for m in self.assignment.mistakes if m.id in singles]
+            pairs = []
+            for i, first in enumerate(ids):
+                for second in ids[i + 1:]:
+                    namespace = self._mistake_namespace(by_id[first], by_id[second])
+                    if namespace is None:
+                        continue
+                    response = execute.run(namespace, request, {})
+                    if response.get("ok") and not any(
+                            feedback.agrees(kind, request, answer, response)
+                            for answer in (expected, singles[first], singles[second])):
+                        pairs.append(((first, second), response))
+            self._pairs[key] = pairs
+        return self._pairs[key]
 
     def api_check(self, target: str, method: str | None) -> tuple[dict, dict]:
         """The request that inspects ``target`` (and its ``method``) and the reference's answer (cached)."""

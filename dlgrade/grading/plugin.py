@@ -277,7 +277,7 @@ class GradingRun(GraderRun):
             try:  # each submission is a unit that fails alone: its classmates are still graded
                 if isinstance(prefetcher, BaseException):
                     raise prefetcher
-                results = score_submission(tests, reference, prefetcher, prefetcher.context)
+                results = score_submission(tests, reference, prefetcher, prefetcher.context, prefetcher.diagnose)
             except Exception as exc:
                 results = self._failed(tests, entry, exc)
             finally:

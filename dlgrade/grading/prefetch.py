@@ -146,16 +146,23 @@ class AnswerPrefetcher:
         except WorkerError as exc:  # the student's code broke this call: it fails, the next one restarts
             return wire.error_answer(wire.Where.RUNNING, str(exc))
 
-    def __call__(self, request: dict) -> dict:
+    def __call__(self, request: dict, planned: bool = True) -> dict:
         """The worker's answer to ``request`` (what the judging asks for), with the forbidden
-        built-ins the source scan finds for its target (:mod:`dlgrade.judging.source_scan`)."""
+        built-ins the source scan finds for its target (:mod:`dlgrade.judging.source_scan`). A
+        request not in the plan joins it (the next submissions are asked it ahead) unless
+        ``planned`` is False."""
         from dlgrade.judging.source_scan import with_scan_findings
 
         if self.submission.problem:
             return wire.error_answer(wire.Where.READING, self.submission.problem)
-        return with_scan_findings(request, self._answer(request), self.scan)
+        return with_scan_findings(request, self._answer(request, planned), self.scan)
 
-    def _answer(self, request: dict) -> dict:
+    def diagnose(self, request: dict) -> dict:
+        """The answer to a variant of a failing check (:mod:`dlgrade.grading.diagnosis`): asked
+        only of submissions that fail that check, so it does not join the plan."""
+        return self(request, planned=False)
+
+    def _answer(self, request: dict, planned: bool = True) -> dict:
         key = self.plan.key(request)
         with self._done:
             while key not in self._answers and key in self._pending:
@@ -166,7 +173,8 @@ class AnswerPrefetcher:
             self._thread.join()  # the worker answers one request at a time
         answer = self._ask(request)
         self._answers[key] = answer
-        self.plan.add(key, request)
+        if planned:
+            self.plan.add(key, request)
         return answer
 
     def context(self) -> str:

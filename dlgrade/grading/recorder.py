@@ -6,17 +6,24 @@ to the test's :class:`~dlgrade.judging.replay.RecordedTest`. A grading session r
 once, against the reference, and then replays the recorded checks against every submission
 (:mod:`dlgrade.grading.scoring`): a test passes when every check does and fails with the
 feedback of its first failing one. Record mode keeps, with each public check, the answers of the
-catalogued mistakes, for the students' local checks.
+catalogued mistakes and the factor diagnosis' variants, for the students' local checks.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from dlgrade.exposed import wire
 from dlgrade.grading.oracle import ReferenceOracle
 from dlgrade.grading.probes import Probe
 from dlgrade.judging import feedback
+from dlgrade.judging.i18n import Messages
 from dlgrade.judging.replay import RecordedCheck, RecordedTest
+
+
+# the kinds of check whose diagnosis variants the students' checks carry (without the inputs
+# after the call, which these kinds do not compare; a gradient check's variants carry every
+# gradient, too much for the checks file)
+LOCAL_VARIANTS = ("shapes", "values")
 
 
 class CheckRecorder:
@@ -51,17 +58,41 @@ class CheckRecorder:
     # -- machinery ----------------------------------------------------------------------------
     def _record(self, kind: str, request: dict, expected: dict) -> None:
         self.reference.verify(kind, request, expected)
-        mistakes = tuple(self.reference.distinct_mistakes(kind, request, expected)) if self.with_mistakes else None
-        self.test.checks.append(RecordedCheck(kind, request, expected, mistakes))
+        mistakes = variants = None
+        if self.with_mistakes:  # the students' checks: they judge without the reference
+            mistakes = tuple(self.reference.distinct_mistakes(kind, request, expected))
+            variants = tuple((v.finding.id, v.request, {k: a for k, a in v.expected.items() if k != "inputs_after"})
+                             for v in self.reference.diagnosis.variants(kind, request)) if kind in LOCAL_VARIANTS else ()
+        self.test.checks.append(RecordedCheck(kind, request, expected, mistakes, variants))
 
 
-def judge(reference: ReferenceOracle, check: RecordedCheck, actual: wire.Answer) -> feedback.Verdict | None:
+def judge(reference: ReferenceOracle, check: RecordedCheck, actual: wire.Answer,
+          ask: Callable[[dict], wire.Answer] | None = None) -> feedback.Verdict | None:
     """The verdict on a submission's answer to a check (None when it passes), in the reference's
-    language, with a ``Hint:`` line for each catalogued mistake it reproduces and those mistakes'
-    ids (the mistakes run only when it fails)."""
+    language: a ``Hint:`` line for each catalogued mistake it reproduces (the mistakes run only
+    when it fails), or for the two whose combination it reproduces when no single one does; then,
+    when ``ask`` can re-ask the submission, a ``Hint:`` line for each factor of the call the
+    failure depends on (:mod:`dlgrade.grading.diagnosis`)."""
 
     def mistakes() -> Iterator[tuple[str, str, dict]]:
         for mistake_id, response in reference.distinct_mistakes(check.kind, check.request, check.expected):
             yield mistake_id, reference.hints[mistake_id], response
 
-    return feedback.assess(check.kind, check.request, check.expected, actual, mistakes(), reference.lang)
+    verdict = feedback.assess(check.kind, check.request, check.expected, actual, mistakes(), reference.lang)
+    if verdict is None:
+        return None
+    t = Messages(reference.lang)
+    lines, ids = [verdict.message], verdict.mistakes
+    if not ids and actual.get("ok") and not actual.get("forbidden"):
+        for pair, response in reference.distinct_pairs(check.kind, check.request, check.expected):
+            if feedback.agrees(check.kind, check.request, response, actual):
+                lines += [t("feedback.two_mistakes"), *(t("feedback.hint", hint=reference.hints[m]) for m in pair)]
+                ids = pair
+                break
+    factors: tuple[str, ...] = ()
+    if ask is not None:
+        findings = reference.diagnosis.diagnose(check.kind, check.request, actual, ask)
+        hints = list(dict.fromkeys(finding.hint(t) for finding in findings))
+        lines += [t("feedback.hint", hint=hint) for hint in hints]
+        factors = tuple(finding.id for finding in findings)
+    return feedback.Verdict("\n".join(lines), ids, factors)

@@ -22,13 +22,15 @@ from dlgrade.judging.student_text import TEST_OUTPUT_CHARS, cap, fit, heading
 
 __all__ = ["HIDDEN", "MISTAKES_KEY", "PUBLIC", "TestResult", "gradescope_results", "write_results"]
 
-MISTAKES_KEY = "dlgrade_mistakes"  # a test's extra_data: {"assignment": name, "ids": [mistake id, ...]}
+MISTAKES_KEY = "dlgrade_mistakes"  # a test's extra_data: {"assignment": name, "ids": [mistake id, ...],
+# "factors": [factor finding, ...]} (see dlgrade.grading.diagnosis)
 
 
 @dataclass
 class TestResult:
     """One graded test of one submission; ``mistakes``: the ids of the catalogued mistakes (of
-    ``assignment``'s catalogue) its failing answer reproduces, whose hints its output gives."""
+    ``assignment``'s catalogue) its failing answer reproduces, whose hints its output gives;
+    ``factors``: what the failure depends on (the factor diagnosis' findings)."""
 
     name: str
     score: float
@@ -38,6 +40,7 @@ class TestResult:
     ran: bool = True  # False for a placeholder when the grading run itself failed
     mistakes: tuple[str, ...] = ()
     assignment: str = ""
+    factors: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -47,8 +50,11 @@ class TestResult:
         entry = {"name": self.name, "number": str(number), "score": self.score,
                  "max_score": self.max_score, "output": self.output, "visibility": self.visibility,
                  "status": "passed" if self.passed else "failed"}
-        if self.mistakes:
-            entry["extra_data"] = {MISTAKES_KEY: {"assignment": self.assignment, "ids": list(self.mistakes)}}
+        if self.mistakes or self.factors:
+            found = {"assignment": self.assignment, "ids": list(self.mistakes)}
+            if self.factors:
+                found["factors"] = list(self.factors)
+            entry["extra_data"] = {MISTAKES_KEY: found}
         return entry
 
 

@@ -26,14 +26,17 @@ from dlgrade.judging.student_text import quote
 
 
 def score_submission(tests: list[RecordedTest], reference: ReferenceOracle, ask: Callable[[dict], wire.Answer],
-                     context: Callable[[], str] = lambda: "") -> list[TestResult]:
+                     context: Callable[[], str] = lambda: "",
+                     diagnose: Callable[[dict], wire.Answer] | None = None) -> list[TestResult]:
     """Each test's result for the submission whose worker ``ask`` queries; ``context`` tells what
-    went wrong while its code loaded (added, quoted, to every failing test's feedback)."""
+    went wrong while its code loaded (added, quoted, to every failing test's feedback);
+    ``diagnose`` asks the same worker the variants of a failing check (the factor diagnosis, see
+    :mod:`dlgrade.grading.diagnosis`; none without it)."""
     t = Messages(reference.lang)
     name = reference.assignment.name
 
     def judged(check: RecordedCheck, actual: wire.Answer) -> Verdict | None:
-        return judge(reference, check, actual)
+        return judge(reference, check, actual, diagnose)
 
     results = []
     for test in tests:
@@ -49,5 +52,5 @@ def score_submission(tests: list[RecordedTest], reference: ReferenceOracle, ask:
         if extra := context():
             message += "\n" + t("feedback.load_errors") + "\n" + quote(extra, t=t)
         results.append(TestResult(test.name, 0.0, test.points, message, test.visibility,
-                                  mistakes=verdict.mistakes, assignment=name))
+                                  mistakes=verdict.mistakes, factors=verdict.factors, assignment=name))
     return results

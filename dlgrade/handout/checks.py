@@ -17,6 +17,7 @@ from typing import Any
 
 from dlgrade.exposed import execute, tensorio, wire
 from dlgrade.judging import feedback
+from dlgrade.judging.diagnosis import Finding, findings
 from dlgrade.judging.i18n import DEFAULT_LANG, Messages, require_lang
 from dlgrade.judging.kinds import kind_of
 from dlgrade.judging.replay import RecordedCheck, RecordedTest, first_failure
@@ -52,10 +53,11 @@ class ChecksFile:
     tests: list[RecordedTest]
 
     def to_json(self) -> str:
-        """The file's text (tensors as base64 blobs; the same records give the same bytes)."""
+        """The file's text: compact JSON, tensors as base64 blobs (equal ones once); the same
+        records give the same bytes."""
         data = {"assignment": self.assignment, "format": FORMAT, "lang": self.lang, "forbidden": self.forbidden,
                 "hints": self.hints, "tests": tensorio.to_json([t.to_plain() for t in self.tests])}
-        return json.dumps(data, indent=1, sort_keys=True) + "\n"
+        return json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> ChecksFile:
@@ -74,6 +76,8 @@ class ChecksFile:
             kind_of(check.kind)
             if any(mistake_id not in hints for mistake_id, _ in check.mistakes or ()):
                 raise ValueError("a check names a mistake without a hint")
+            for finding, _, _ in check.variants or ():
+                Finding.from_id(finding)  # ValueError for anything else
         return cls(data["assignment"], require_lang(data.get("lang", DEFAULT_LANG)), forbidden, hints, tests)
 
 
@@ -101,9 +105,16 @@ def run_checks(checks: ChecksFile, target: Callable[[dict], wire.Answer],
         except Exception as exc:  # the worker died or timed out: report it like a failure
             return wire.error_answer(wire.Where.RUNNING, str(exc))
 
+    t = Messages(checks.lang)
+
     def judge(check: RecordedCheck, actual: wire.Answer) -> str | None:
         mistakes = [(mistake_id, checks.hints[mistake_id], answer) for mistake_id, answer in check.mistakes or ()]
-        return feedback.feedback(check.kind, check.request, check.expected, actual, mistakes, checks.lang)
+        message = feedback.feedback(check.kind, check.request, check.expected, actual, mistakes, checks.lang)
+        if message is None or not check.variants:
+            return message
+        variants = [(Finding.from_id(finding), request, answer) for finding, request, answer in check.variants]
+        hints = dict.fromkeys(finding.hint(t) for finding in findings(check.kind, variants, actual, ask))
+        return "\n".join([message, *(t("feedback.hint", hint=hint) for hint in hints)])
 
     results = []
     for test in checks.tests:

@@ -39,11 +39,13 @@ def agrees(kind: str, request: dict, expected: dict, actual: dict) -> bool:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A failing check: its message, and the ids of the catalogued mistakes the answer reproduces
-    (whose hints the message gives, in the order given)."""
+    """A failing check: its message, the ids of the catalogued mistakes the answer reproduces
+    (whose hints the message gives, in the order given) and the factors the failure depends on
+    (``name:was>now``, see :mod:`dlgrade.grading.diagnosis`), whose hints follow."""
 
     message: str
     mistakes: tuple[str, ...] = ()
+    factors: tuple[str, ...] = ()
 
 
 # a catalogued mistake: (id, hint, its answer); a (hint, answer) pair is a mistake whose id is its hint

@@ -48,6 +48,10 @@ class Messages:
     def __call__(self, key: str, **params: object) -> str:
         return self._messages[key].format(**params)
 
+    def has(self, key: str) -> bool:
+        """Whether this language has a message ``key``."""
+        return key in self._messages
+
     def where(self, doing: str) -> str:
         """A short "while ..." phrase (``building``, ``calling``, ...) in this language; text
         that is not a known phrase is returned as it is."""

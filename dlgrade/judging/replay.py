@@ -24,18 +24,23 @@ HIDDEN = "after_published"  # ... and of a hidden one
 @dataclass(frozen=True)
 class RecordedCheck:
     """One check: a kind (:data:`dlgrade.judging.kinds.KINDS`), the request and the reference's
-    answer; ``mistakes`` holds ``(mistake id, answer)`` of catalogued mistakes (recorded only
-    for the students' checks, None otherwise)."""
+    answer; ``mistakes`` holds ``(mistake id, answer)`` of catalogued mistakes and ``variants``
+    ``(factor finding id, request, the reference's answer)`` of the same call with one input
+    factor changed (:mod:`dlgrade.judging.diagnosis`); both are recorded only for the students'
+    checks, None otherwise (the hidden graders make them when a check fails)."""
 
     kind: str
     request: dict
     expected: dict
     mistakes: tuple[tuple[str, dict], ...] | None = None
+    variants: tuple[tuple[str, dict, dict], ...] | None = None
 
     def to_plain(self) -> dict:
         plain = {"kind": self.kind, "request": self.request, "expected": self.expected}
         if self.mistakes is not None:
             plain["mistakes"] = [list(m) for m in self.mistakes]
+        if self.variants:
+            plain["variants"] = [list(v) for v in self.variants]
         return plain
 
     @classmethod
@@ -49,7 +54,12 @@ class RecordedCheck:
             mistakes = tuple((str(m), answer) for m, answer in mistakes)
             if not all(isinstance(answer, dict) for _, answer in mistakes):
                 raise ValueError("a mistake's answer must be a dict")
-        return cls(plain["kind"], plain["request"], plain["expected"], mistakes)
+        variants = plain.get("variants")
+        if variants is not None:
+            variants = tuple((str(f), request, answer) for f, request, answer in variants)
+            if not all(isinstance(request, dict) and isinstance(answer, dict) for _, request, answer in variants):
+                raise ValueError("a variant needs a request and an answer")
+        return cls(plain["kind"], plain["request"], plain["expected"], mistakes, variants)
 
 
 @dataclass

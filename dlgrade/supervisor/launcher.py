@@ -11,10 +11,11 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dlgrade
 from dlgrade.supervisor import bwrap, tier
-from dlgrade.supervisor.policy import POLICY, Mode
+from dlgrade.supervisor.policy import POLICY, SHARED_TEMP, Mode
 from dlgrade.supervisor.processes import count_processes
 
 # Start workers (and the zygote) with -I (no user site, no cwd or PYTHONPATH on sys.path) and import
@@ -56,6 +57,7 @@ class Launched:
     sock: socket.socket
     scratch: tempfile.TemporaryDirectory
     uid: int
+    lockdown: Any = None  # the container tier's closed file modes, held while the worker runs
 
     def handshake(self, timeout: float) -> None:
         """Nothing to do: the process is ours (see :class:`dlgrade.supervisor.forkserver.ForkedWorker`)."""
@@ -86,6 +88,9 @@ class Launched:
                 pass
             self.proc.wait()
         self.scratch.cleanup()
+        if self.lockdown is not None:
+            self.lockdown.close()
+            self.lockdown = None
 
 
 def launch(submission_file: Path | None = None, hide: tuple[str | Path, ...] = ()) -> Launched:
@@ -101,9 +106,15 @@ def launch(submission_file: Path | None = None, hide: tuple[str | Path, ...] = (
     drops = mode in (Mode.DROP, Mode.CONTAINER) and os.geteuid() == 0
     rules = json.dumps(tier.confinement(mode))
     log = open(scratch / ".worker-output", "wb")
+    lockdown = None
     if drops:  # the worker becomes the policy's user: let it use its scratch folder
         for path in (scratch, *scratch.iterdir()):
             os.chown(path, uid, uid)
+        if mode is Mode.CONTAINER:  # no mount namespace: close the grader's files by their modes,
+            # keeping the way to the runtime (it may live under /root) and to the scratch folder
+            from dlgrade.supervisor.lockdown import Lockdown
+
+            lockdown = Lockdown(POLICY.hidden_paths(hide), [*POLICY.read_only_paths(), scratch], SHARED_TEMP)
     parent, child = socket.socketpair()
     try:
         proc = subprocess.Popen(
@@ -112,7 +123,11 @@ def launch(submission_file: Path | None = None, hide: tuple[str | Path, ...] = (
             pass_fds=[child.fileno()], cwd=scratch, env=env,
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )
+    except BaseException:
+        if lockdown is not None:
+            lockdown.close()
+        raise
     finally:
         child.close()
         log.close()
-    return Launched(proc, parent, scratch_dir, uid)
+    return Launched(proc, parent, scratch_dir, uid, lockdown)

@@ -136,6 +136,8 @@ def drop_privileges(rules: Rules, owned: list[str], uid: int) -> None:
 
 def install_filters(rules: Rules, workdir: str) -> None:
     """Landlock (reading only what the rules name, writing only ``workdir``), then seccomp."""
+    if rules.seccomp_denied:
+        filters.load_seccomp()  # first: finding libseccomp runs ldconfig, which Landlock forbids
     if rules.landlock_readable is not None:
         filters.install_landlock(rules.landlock_readable, [workdir])
     if rules.seccomp_denied:

@@ -5,6 +5,57 @@ MESSAGES = {
     "feedback.called": "Called: {call}",
     "feedback.checked": "Checked: {target}",
     "feedback.hint": "Hint: {hint}",
+    # -- what a failure depends on (dlgrade.grading.diagnosis): "it fails with {was}, works with {now}"
+    "feedback.two_mistakes": "This answer is what two known mistakes give together:",
+    "factor.generic": "it fails with {factor} = {was} and works with {factor} = {now}.",
+    "factor.dtype.float64": ("it fails in float64 and works in float32: create every tensor and constant in the "
+                             "inputs' dtype (x.new_zeros(...), torch.zeros(..., dtype=x.dtype)), not in float32."),
+    "factor.dtype.float32": ("it fails in float32 and works in float64: precision is lost somewhere (the log of a "
+                             "sum of densities instead of log-sum-exp, or subtracting nearly equal numbers?)."),
+    "factor.leading": ("it fails with {was} leading dimension(s) and works with {now}: the function must accept "
+                       "any number of leading dimensions (index from the end: K.transpose(-2, -1), not "
+                       "K.transpose(1, 2) or K.T)."),
+    "factor.batch.1": ("it fails for a batch of 1 and works for a batch of 2: a squeeze() that also drops the "
+                       "batch dimension, or a size read from the wrong dimension?"),
+    "factor.batch.>1": ("it works for a batch of 1 and fails for larger batches: are the batch elements mixed "
+                        "together (a view or reshape in the wrong order, a sum or softmax over the batch)?"),
+    "factor.mask.none": ("it fails with mask=None and works with an all-True mask: handle the case where no "
+                         "mask is given."),
+    "factor.mask.bool>0/1": ("it fails with a bool mask and works with the same mask as 0/1 integers: treat the "
+                             "mask as a condition (mask == 0, or ~mask.bool()), not as numbers."),
+    "factor.mask.0/1>bool": ("it fails with a 0/1 integer mask and works with the same mask as bool: ~mask and "
+                             "masked_fill(mask, ...) need a bool mask; compare instead (mask == 0) or convert "
+                             "(mask.bool())."),
+    "factor.mask.bool>none": ("it fails with a mask and works without one: check how the mask is applied "
+                              "(True/1 = may attend; blocked keys get -inf before the softmax)."),
+    "factor.mask.0/1>none": ("it fails with a mask and works without one: check how the mask is applied "
+                             "(True/1 = may attend; blocked keys get -inf before the softmax)."),
+    "factor.mask_shape": ("it fails with a mask of shape {was} and works with the same mask of shape {now}: "
+                          "let the mask broadcast against the scores (no view, reshape or unsqueeze that "
+                          "assumes its shape)."),
+    "factor.state.given": ("it fails when the initial state is given and works with state=None: is the given "
+                           "state used (for an LSTM, (h, c) in this order)?"),
+    "factor.state.None": ("it fails with state=None and works when a zero state is given: when no state is "
+                          "given, start from zeros of shape [B, H]."),
+    "factor.bias.True": ("it fails with bias=True and works with bias=False: are the biases added, each once and "
+                         "in the right place?"),
+    "factor.bias.False": ("it fails with bias=False and works with bias=True: handle biases that are None "
+                          "(nn.Linear(..., bias=False) has none)."),
+    "factor.eps.other": "it fails with a non-default eps and works with the default: pass eps on (to the LayerNorms).",
+    "factor.eps.default": ("it fails with the default eps and works with another one: is a constant of your own "
+                           "used where eps belongs?"),
+    "factor.parity.odd": ("it fails for an odd d_model and works for an even one: when d_model is odd, the last "
+                          "feature is a sine without a cosine partner (one cosine column fewer)."),
+    "factor.parity.even": ("it fails for an even d_model and works for an odd one: check which features get the "
+                           "sine (even indices) and which the cosine (odd ones)."),
+    "factor.n_Q_n_K.different": ("it fails when n_Q != n_K and works when they are equal: is a size taken from the "
+                                 "wrong tensor (the queries' length where the keys' is meant, or the reverse)?"),
+    "factor.d_k_d_v.different": ("it fails when d_k != d_v and works when they are equal: is a size taken from V "
+                                 "where Q's is meant (scale by sqrt(d_k), the last dimension of Q)?"),
+    "factor.n_Q.>1": ("it fails with several queries and works with one: are the queries (dim -2 of Q) mixed "
+                      "with the keys, or the softmax taken over the wrong dimension?"),
+    "factor.steps.>1": ("it fails for several time steps and works for one: is the state carried from each step "
+                        "to the next, and are the outputs stacked along dim 1?"),
     "feedback.call_module": "{target}({init}) in {dtype}, then .{method}{call}",
     "feedback.expected_tensor": "{name}: expected a tensor {expected}, got {got}",
     "feedback.expected_shape": "{name}: expected shape {expected}, got {got}",

@@ -5,6 +5,52 @@ MESSAGES = {
     "feedback.called": "호출: {call}",
     "feedback.checked": "검사 대상: {target}",
     "feedback.hint": "Hint: {hint}",
+    # -- 실패가 무엇에 달렸는지 (dlgrade.grading.diagnosis)
+    "feedback.two_mistakes": "이 답은 알려진 실수 두 가지가 함께 있을 때 나오는 답입니다:",
+    "factor.generic": "{factor} = {was}일 때는 실패하고 {factor} = {now}일 때는 통과합니다.",
+    "factor.dtype.float64": ("float64에서는 실패하고 float32에서는 통과합니다: 직접 만드는 텐서와 상수를 float32가 아니라 "
+                             "입력의 dtype으로 만드세요 (x.new_zeros(...), torch.zeros(..., dtype=x.dtype))."),
+    "factor.dtype.float32": ("float32에서는 실패하고 float64에서는 통과합니다: 어딘가에서 정밀도를 잃고 있습니다 "
+                             "(log-sum-exp 대신 밀도 합의 로그를 구하거나, 거의 같은 수를 빼고 있지 않나요?)."),
+    "factor.leading": ("앞쪽 차원이 {was}개일 때는 실패하고 {now}개일 때는 통과합니다: 앞쪽 차원이 몇 개든 받아야 합니다 "
+                       "(뒤에서부터 세세요: K.transpose(1, 2)나 K.T가 아니라 K.transpose(-2, -1))."),
+    "factor.batch.1": ("배치 크기 1에서는 실패하고 2에서는 통과합니다: squeeze()가 배치 차원까지 없애거나, "
+                       "크기를 엉뚱한 차원에서 읽고 있지 않나요?"),
+    "factor.batch.>1": ("배치 크기 1에서는 통과하지만 더 큰 배치에서는 실패합니다: 배치 원소들이 서로 섞이고 있지 않나요 "
+                        "(순서가 틀린 view/reshape, 배치 차원에 대한 합이나 softmax)?"),
+    "factor.mask.none": "mask=None일 때 실패하고 모두 True인 마스크로는 통과합니다: 마스크가 주어지지 않은 경우를 처리하세요.",
+    "factor.mask.bool>0/1": ("bool 마스크로는 실패하고 같은 마스크를 0/1 정수로 주면 통과합니다: 마스크를 숫자가 아니라 "
+                             "조건으로 다루세요 (mask == 0 또는 ~mask.bool())."),
+    "factor.mask.0/1>bool": ("0/1 정수 마스크로는 실패하고 같은 마스크를 bool로 주면 통과합니다: ~mask와 "
+                             "masked_fill(mask, ...)에는 bool 마스크가 필요합니다. 비교하거나 (mask == 0) 변환하세요 "
+                             "(mask.bool())."),
+    "factor.mask.bool>none": ("마스크가 있으면 실패하고 없으면 통과합니다: 마스크를 적용하는 방식을 확인하세요 "
+                              "(True/1 = 참조 가능, 막힌 키는 softmax 전에 -inf)."),
+    "factor.mask.0/1>none": ("마스크가 있으면 실패하고 없으면 통과합니다: 마스크를 적용하는 방식을 확인하세요 "
+                             "(True/1 = 참조 가능, 막힌 키는 softmax 전에 -inf)."),
+    "factor.mask_shape": ("모양이 {was}인 마스크로는 실패하고 같은 마스크를 {now} 모양으로 주면 통과합니다: 마스크가 점수에 "
+                          "맞춰 브로드캐스트되게 하세요 (마스크 모양을 가정하는 view, reshape, unsqueeze 없이)."),
+    "factor.state.given": ("초기 상태를 주면 실패하고 state=None이면 통과합니다: 주어진 상태를 쓰고 있나요 "
+                           "(LSTM이면 (h, c) 순서로)?"),
+    "factor.state.None": ("state=None이면 실패하고 0 상태를 직접 주면 통과합니다: 상태가 주어지지 않으면 [B, H] 모양의 "
+                          "0에서 시작하세요."),
+    "factor.bias.True": "bias=True이면 실패하고 bias=False이면 통과합니다: 편향을 제자리에서 한 번씩 더하고 있나요?",
+    "factor.bias.False": ("bias=False이면 실패하고 bias=True이면 통과합니다: 편향이 None인 경우를 처리하세요 "
+                          "(nn.Linear(..., bias=False)에는 편향이 없습니다)."),
+    "factor.eps.other": "기본값이 아닌 eps로는 실패하고 기본값으로는 통과합니다: eps를 LayerNorm에 넘기세요.",
+    "factor.eps.default": "기본 eps로는 실패하고 다른 eps로는 통과합니다: eps 자리에 직접 정한 상수를 쓰고 있지 않나요?",
+    "factor.parity.odd": ("d_model이 홀수이면 실패하고 짝수이면 통과합니다: d_model이 홀수이면 마지막 특성은 짝이 되는 "
+                          "코사인 없는 사인입니다 (코사인 열이 하나 적습니다)."),
+    "factor.parity.even": ("d_model이 짝수이면 실패하고 홀수이면 통과합니다: 어느 특성이 사인(짝수 번째)이고 어느 특성이 "
+                           "코사인(홀수 번째)인지 확인하세요."),
+    "factor.n_Q_n_K.different": ("n_Q != n_K이면 실패하고 둘이 같으면 통과합니다: 크기를 엉뚱한 텐서에서 가져오고 있지 "
+                                 "않나요 (키의 길이 자리에 쿼리의 길이, 또는 그 반대)?"),
+    "factor.d_k_d_v.different": ("d_k != d_v이면 실패하고 둘이 같으면 통과합니다: Q의 크기 자리에 V의 크기를 쓰고 있지 "
+                                 "않나요 (스케일은 Q의 마지막 차원인 d_k의 제곱근)?"),
+    "factor.n_Q.>1": ("쿼리가 여러 개이면 실패하고 하나이면 통과합니다: 쿼리(Q의 -2 차원)가 키와 섞이거나 softmax를 "
+                      "엉뚱한 차원에서 구하고 있지 않나요?"),
+    "factor.steps.>1": ("시간 단계가 여러 개이면 실패하고 하나이면 통과합니다: 상태를 한 단계에서 다음 단계로 넘기고, "
+                        "출력을 dim 1을 따라 쌓고 있나요?"),
     "feedback.call_module": "{target}({init}) ({dtype}) 생성 후 .{method}{call}",
     "feedback.expected_tensor": "{name}: 텐서 {expected}이(가) 나와야 하는데 {got}이(가) 나왔습니다",
     "feedback.expected_shape": "{name}: shape이 {expected}이어야 하는데 {got}입니다",
