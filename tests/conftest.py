@@ -39,6 +39,20 @@ def grader_calls(tmp_path_factory):
     return calls
 
 
+ALT_DIR = REPO / "tests" / "alt_solutions"  # correct implementations in other styles than the reference
+
+
+def alternative_styles(name: str) -> dict[str, str]:
+    """``{style: source}`` of ``tests/alt_solutions/<name>/*.py``, each a correct submission of
+    assignment ``name`` in its own style, as a student hands it in: a ``# GIVEN FROM`` line
+    stands for the code the handout gives (another assignment's reference), expanded as there."""
+    from dlgrade.authoring.given import expand_given
+    from dlgrade.authoring.registry import Assignment
+
+    return {path.stem: expand_given(path.read_text(), lambda given: Assignment(given).solution_source)
+            for path in sorted((ALT_DIR / name).glob("*.py"))}
+
+
 def reference_source(name: str) -> str:
     """The reference solution of ``name`` without its solution markers."""
     return get_assignment(name).reference_source

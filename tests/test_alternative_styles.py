@@ -4,29 +4,26 @@ Each ``tests/alt_solutions/<assignment>/<style>.py`` is a complete, correct subm
 way students and course or blog code write it (loops, einsum, bmm, fused or per-gate weights,
 in-place ops on their own tensors, other mask and log-sum-exp idioms). Each assignment's styles are
 graded as ONE batch through :func:`dlgrade.batch.run.grade`, every style in a folder of its own
-under the module's name; each must score its maximum with no ``Hint:`` line in its feedback, so
+under the module's name (code the handout gives, another assignment's reference, is written as its
+``# GIVEN FROM`` line and expanded as the handout does); each must score its maximum with no ``Hint:`` line in its feedback, so
 the graders and the catalogue of mistakes do not penalise a correct answer for its style.
 """
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
+from conftest import alternative_styles
 
 from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
 from dlgrade.batch.run import grade
 
 pytestmark = pytest.mark.slow
 
-ALT_DIR = Path(__file__).resolve().parent / "alt_solutions"
 MIN_STYLES = 4
 
 
 def styles_of(name: str) -> list[str]:
     """The style files of an assignment, by stem, sorted."""
-    folder = ALT_DIR / name
-    return sorted(p.stem for p in folder.glob("*.py")) if folder.is_dir() else []
+    return list(alternative_styles(name))
 
 
 CASES = [(name, style) for name in ASSIGNMENTS for style in styles_of(name)]
@@ -42,10 +39,10 @@ def graded(tmp_path_factory):
             assignment = get_assignment(name)
             root = tmp_path_factory.mktemp(f"alt-{name}")
             folders = []
-            for style in styles_of(name):
+            for style, source in alternative_styles(name).items():
                 folder = root / "submissions" / style
                 folder.mkdir(parents=True)
-                shutil.copyfile(ALT_DIR / name / f"{style}.py", folder / f"{assignment.module_name}.py")
+                (folder / f"{assignment.module_name}.py").write_text(source)
                 folders.append(folder)
             done[name] = grade(assignment, folders, root / "out")
         return done[name]

@@ -12,10 +12,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import alternative_styles
 from test_probe_contracts import CHECKERS
 
 from dlgrade.authoring.mistakes import module_from_source
@@ -29,7 +29,6 @@ from dlgrade.grading.results import MISTAKES_KEY
 from dlgrade.judging import feedback
 from dlgrade.judging.i18n import LANGS, Messages
 
-ALT_DIR = Path(__file__).resolve().parent / "alt_solutions"  # correct implementations in other styles
 
 # real mistakes outside the catalogue, as edits of the reference, and the factor finding (a prefix
 # of its id, ``factor:was->now``) each must get
@@ -159,9 +158,9 @@ def test_correct_implementations_in_other_styles_answer_every_variant_right(grad
     test's process: this code is ours)."""
     assignment = get_assignment(name)
     diagnosis = ReferenceOracle(assignment).diagnosis
-    styles = {path.stem: module_from_source(path.read_text(), f"_alt_{name}_{path.stem}", str(path)).__dict__
-              for path in sorted((ALT_DIR / name).glob("*.py"))}
-    assert len(styles) >= 4, f"{name}: too few styles in {ALT_DIR / name}"
+    styles = {style: module_from_source(source, f"_alt_{name}_{style}", f"<{name} in the {style} style>").__dict__
+              for style, source in alternative_styles(name).items()}
+    assert len(styles) >= 4, f"{name}: too few styles in tests/alt_solutions/{name}"
     asked = 0
     for nodeid, kind, request, _ in grader_calls(name):
         for variant in diagnosis.variants(kind, request):
