@@ -22,7 +22,7 @@ from dlgrade.authoring.mistakes import module_from_source
 from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
 from dlgrade.batch.run import grade
 from dlgrade.exposed import execute
-from dlgrade.judging.diagnosis import Finding, worth_diagnosing
+from dlgrade.judging.diagnosis import REPEAT, Finding, worth_diagnosing
 from dlgrade.grading.factors import Call, Sizes
 from dlgrade.grading.oracle import ReferenceOracle
 from dlgrade.grading.results import MISTAKES_KEY
@@ -58,6 +58,8 @@ MUTANTS = {
                                ("self.norm2 = nn.LayerNorm(d_model, eps=eps)", "self.norm2 = nn.LayerNorm(d_model)")),
                               "eps:other->default"),
         "output_squeezed": ((("return out, attention", "return out.squeeze(), attention"),), "batch:1->>1"),
+        "dropout_left_on": ((("hidden = torch.relu(self.ff1(x))",
+                              "hidden = torch.nn.functional.dropout(torch.relu(self.ff1(x)), p=0.1)"),), "repeat:"),
     },
     "mdn": {
         "target_squeezed": ((("z = (y - mu) / sigma", "y = y.squeeze()\n    z = (y[:, None] - mu) / sigma"),),
@@ -190,7 +192,7 @@ def test_every_factor_message_names_a_factor_and_a_form_it_has():
     """``factor.<name>[.<was>[><now>]]``: no message for a factor or a form that does not exist."""
     from dlgrade.judging.i18n import catalogue
 
-    forms: dict[str, set[str]] = {}
+    forms: dict[str, set[str]] = {REPEAT.factor: {REPEAT.was, REPEAT.now}}  # the same call, asked again
     for name in ASSIGNMENTS:
         for signature in get_assignment(name).signatures.values():
             for factor in signature.factors:
@@ -211,6 +213,56 @@ def test_a_finding_reads_back_from_its_id():
     for bad in ("", "batch", "batch:1", "batch:->1", ":1->2"):
         with pytest.raises(ValueError):
             Finding.from_id(bad)
+
+
+def _call(dtype: str = "float64", grad: bool = False) -> dict:
+    x = torch.linspace(-1, 1, 6, dtype=torch.float64 if dtype == "float64" else torch.float32).reshape(2, 3)
+    return {"op": "call", "target": "f", "dtype": dtype, "init": None, "args": [x], "kwargs": {},
+            "grad_outputs": [torch.ones(2, 3)] if grad else None, "labels": {"args": ["x"], "out": "y"}}
+
+
+def _answer(out: torch.Tensor, grads=None) -> dict:
+    answer = {"ok": True, "out": out, "forbidden": [], "inputs_after": []}
+    if grads is not None:
+        answer["grads"] = {"inputs": grads, "params": {}}
+    return answer
+
+
+def test_a_gradient_where_the_expected_answer_has_none_is_a_difference():
+    """So a catalogued mistake that detaches everything (no gradient at all) agrees only with
+    answers that have none either, not with every answer of the right shape."""
+    request, out = _call(grad=True), torch.zeros(2, 3, dtype=torch.float64)
+    detached, graded = _answer(out, [None]), _answer(out, [torch.ones(2, 3, dtype=torch.float64)])
+    assert feedback.agrees("gradients", request, detached, detached)
+    assert feedback.problems("gradients", request, detached, graded) == [
+        "gradient w.r.t. input x: got a gradient where the expected answer has none"]
+
+
+def test_fails_in_float64_only_when_float32_code_would():
+    """``dtype:float64->float32`` is said of an answer that raised, has float32's dtype, or is right
+    to float32's tolerance only; not of one whose error float32's tolerance would merely hide."""
+    from dlgrade.judging.diagnosis import _precision_lost
+
+    request, want = _call(), torch.linspace(-1, 1, 6, dtype=torch.float64).reshape(2, 3)
+    expected = _answer(want)
+    assert _precision_lost("values", request, expected, {"ok": False, "error": "x", "where": "calling"})
+    assert _precision_lost("values", request, expected, _answer(want.float()))  # float32 came back
+    assert _precision_lost("values", request, expected, _answer(want.float().double()))  # float32's precision
+    assert not _precision_lost("values", request, expected, _answer(want + 0.5))  # wrong in any dtype
+
+
+def test_the_same_call_asked_again_starts_from_another_seed():
+    """A repeat is the same call with the next seed: code that draws random numbers (dropout)
+    answers otherwise, code that does not answers the same."""
+    from dlgrade.judging.diagnosis import again
+
+    namespace = {"noisy": lambda x: torch.nn.functional.dropout(x, p=0.5), "plain": lambda x: x * 2}
+    for target, varies in (("noisy", True), ("plain", False)):
+        request = {**_call(), "target": target}
+        first, same = (execute.run(namespace, request, {}) for _ in range(2))
+        second = execute.run(namespace, again(request), {})
+        assert torch.equal(first["out"], same["out"]), f"{target}: one request, two answers"
+        assert torch.equal(first["out"], second["out"]) is not varies, target
 
 
 def test_only_answers_of_code_that_ran_are_diagnosed():

@@ -16,11 +16,19 @@ MISTAKES = [
     Mistake("mu_sigma_swapped",
             "sigma and mu look swapped: return (pi, sigma, mu) in this order.",
             (("return pi, sigma, mu", "return pi, mu, sigma"),)),
+    Mistake("hidden_tanh_twice",
+            "the hidden layer looks like tanh(tanh(...)): z_h already ends with nn.Tanh, so use z_h(x) as it is.",
+            (("h = self.z_h(x)", "h = torch.tanh(self.z_h(x))"),)),
     # mdn_loss
     Mistake("sum_of_log_densities",
             "the loss looks like the sum of log(pi_k) + log N_k over the components; the likelihood is "
             "the log of the weighted sum, log(sum_k pi_k N_k): use torch.logsumexp over the components.",
             ((_LSE, "(torch.log(pi) + log_density).sum(dim=-1)"),)),
+    Mistake("sigma_as_variance",
+            "sigma looks used as a variance (divided by sigma, log(sigma) / 2); it is a standard deviation: "
+            "the log-density is -(y - mu)^2 / (2 sigma^2) - log(sigma) - log(2 pi) / 2.",
+            (("z = (y - mu) / sigma", "z = (y - mu) / torch.sqrt(sigma)"),
+             ("- torch.log(sigma) -", "- 0.5 * torch.log(sigma) -"))),
     Mistake("weights_ignored",
             "the mixture weights pi seem left out: add log(pi) to every component's log-density before "
             "the log-sum-exp.",

@@ -34,6 +34,19 @@ MISTAKES = [
         edits=(("10000.0 ** (two_i / d_model)", "10000.0 ** (two_i / 2 / d_model)"),),
     ),
     Mistake(
+        id="pe_exponent_doubled",
+        hint="the angles look like pos / 10000^(4i/d_model): the even feature index 2i is doubled once "
+             "more; arange(0, d_model, 2) already gives 2i.",
+        edits=(("10000.0 ** (two_i / d_model)", "10000.0 ** (2 * two_i / d_model)"),),
+    ),
+    Mistake(
+        id="pe_halves_concatenated",
+        hint="the features look like all the sines, then all the cosines ([sin | cos]); they interleave: "
+             "feature 2i is a sine, feature 2i+1 the cosine of the same angle.",
+        edits=((_SIN, "pe[:, : angle.shape[1]] = torch.sin(angle)"),
+               (_COS, "pe[:, angle.shape[1]:] = torch.cos(angle[:, : d_model // 2])")),
+    ),
+    Mistake(
         id="pe_cos_own_exponent",
         hint="the cosine features look computed with their own index in the exponent, (2i+1)/d_model; "
              "features 2i and 2i+1 share the angle pos / 10000^(2i/d_model).",

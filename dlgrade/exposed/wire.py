@@ -99,6 +99,7 @@ class CallRequest(TypedDict):
     kwargs: NotRequired[dict[str, Any]]
     grad_outputs: NotRequired[list[Any] | None]
     labels: NotRequired[dict[str, Any]]  # names for the feedback; the worker ignores them
+    seed: NotRequired[int]  # the random generator's seed when the call starts (default 0)
 
 
 class InspectRequest(TypedDict):

@@ -102,8 +102,9 @@ class FactorDiagnosis:
                 else value.detach().to(dtype).clone()
         return state
 
-    def diagnose(self, kind: str, request: dict, actual: dict, ask: Callable[[dict], dict]) -> list[Finding]:
+    def diagnose(self, kind: str, request: dict, expected: dict, actual: dict,
+                 ask: Callable[[dict], dict]) -> list[Finding]:
         """The factors a failing check's verdict depends on: those whose variant ``ask`` (the
         submission) answers right, in the signature's order, the first such variant of each."""
         return findings(kind, [(v.finding, v.request, v.expected) for v in self.variants(kind, request)],
-                        actual, ask)
+                        request, expected, actual, ask)

@@ -91,7 +91,7 @@ def judge(reference: ReferenceOracle, check: RecordedCheck, actual: wire.Answer,
                 break
     factors: tuple[str, ...] = ()
     if ask is not None:
-        findings = reference.diagnosis.diagnose(check.kind, check.request, actual, ask)
+        findings = reference.diagnosis.diagnose(check.kind, check.request, check.expected, actual, ask)
         hints = list(dict.fromkeys(finding.hint(t) for finding in findings))
         lines += [t("feedback.hint", hint=hint) for hint in hints]
         factors = tuple(finding.id for finding in findings)

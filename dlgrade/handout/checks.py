@@ -113,7 +113,8 @@ def run_checks(checks: ChecksFile, target: Callable[[dict], wire.Answer],
         if message is None or not check.variants:
             return message
         variants = [(Finding.from_id(finding), request, answer) for finding, request, answer in check.variants]
-        hints = dict.fromkeys(finding.hint(t) for finding in findings(check.kind, variants, actual, ask))
+        found = findings(check.kind, variants, check.request, check.expected, actual, ask)
+        hints = dict.fromkeys(finding.hint(t) for finding in found)
         return "\n".join([message, *(t("feedback.hint", hint=hint) for hint in hints)])
 
     results = []

@@ -63,21 +63,64 @@ def worth_diagnosing(kind: str, actual: dict) -> bool:
     return bool(actual.get("ok")) or actual.get("where") in _RAN
 
 
-def findings(kind: str, variants: Iterable[tuple[Finding, dict, dict]], actual: dict,
-             ask: Callable[[dict], dict]) -> list[Finding]:
-    """The findings of a failing check of ``kind`` whose answer was ``actual``: each variant
-    ``(finding, request, the reference's answer)`` that ``ask`` (the submission) answers right,
-    the first of each factor (a factor's variants come most telling first). Nothing is asked
-    when the answer is not worth diagnosing, and nothing more once the worker broke or stalled."""
+def _precision_lost(kind: str, request: dict, expected: dict, actual: dict) -> bool:
+    """Whether a float64 answer that float32 would pass fails as float32 code does: it raised,
+    has the wrong dtype or structure, or is right to float32's tolerance (not to float64's). A
+    wrong answer that float32's looser tolerance merely hides is not a float32 problem."""
+    if not actual.get("ok") or not feedback.agrees("shapes", request, expected, actual):
+        return True
+    return feedback.agrees(kind, {**request, "dtype": "float32"}, expected, actual)
+
+
+# findings that hold only when the failing answer also looks like what they say
+_CONFIRM: dict[str, Callable[[str, dict, dict, dict], bool]] = {"dtype:float64->float32": _precision_lost}
+
+
+REPEAT = Finding("repeat", "first call", "same call again")  # the same call answered differently
+
+
+def again(request: dict) -> dict:
+    """``request`` once more, with another seed for the random generator (which every call
+    starts from, so code that draws random numbers answers otherwise)."""
+    return {**request, "seed": int(request.get("seed", 0)) + 1}
+
+
+def _varies(kind: str, request: dict, expected: dict, actual: dict, ask: Callable[[dict], dict]) -> bool:
+    """Whether the same call, asked again from another seed, is answered otherwise (dropout,
+    torch.rand...): asked only of an answer of the right structure, which is then what the
+    second must equal."""
+    if not actual.get("ok") or not feedback.agrees("shapes", request, expected, actual):
+        return False
+    second = ask(again(request))
+    if not second.get("ok"):
+        return False
+    try:
+        return not feedback.agrees("values", request, actual, second)
+    except Exception:  # the first answer is the student's: anything it holds that we cannot compare
+        return False
+
+
+def findings(kind: str, variants: Iterable[tuple[Finding, dict, dict]], request: dict, expected: dict,
+             actual: dict, ask: Callable[[dict], dict]) -> list[Finding]:
+    """The findings of a failing check of ``kind`` on ``request`` (the reference's answer
+    ``expected``, the submission's ``actual``): each variant ``(finding, its request, the
+    reference's answer)`` that ``ask`` (the submission) answers right, the first of each factor
+    (a factor's variants come most telling first). Nothing is asked when the answer is not worth
+    diagnosing, and nothing more once the worker broke or stalled."""
     if not worth_diagnosing(kind, actual):
         return []
+    if _varies(kind, request, expected, actual, ask):
+        return [REPEAT]  # a random answer: nothing else it does can be told apart
     found: list[Finding] = []
-    for finding, request, expected in variants:
+    for finding, variant, variant_expected in variants:
         if any(f.factor == finding.factor for f in found):
             continue
-        answer = ask(request)
+        confirm = _CONFIRM.get(finding.id)
+        if confirm is not None and not confirm(kind, request, expected, actual):
+            continue
+        answer = ask(variant)
         if not answer.get("ok") and answer.get("where") == wire.Where.RUNNING:
             break  # the worker broke or stalled: ask it nothing more
-        if feedback.agrees(kind, request, expected, answer):
+        if feedback.agrees(kind, variant, variant_expected, answer):
             found.append(finding)
     return found

@@ -141,14 +141,22 @@ class GradientsCheck(CallCheck):
         exp_g, act_g = expected["grads"], actual.get("grads") or {}
         names = input_leaf_names(request)
         got_inputs = act_g.get("inputs") or []
+        # a gradient where the expected answer has none is a difference too (the answer of a
+        # mistake that detaches everything must not agree with every answer of the right shape)
         for i, exp in enumerate(exp_g["inputs"]):
+            got = got_inputs[i] if i < len(got_inputs) else None
+            name = t("feedback.grad_input", name=names[i])
             if exp is not None:
-                got = got_inputs[i] if i < len(got_inputs) else None
-                yield from grad_problem(exp, got, t("feedback.grad_input", name=names[i]), dtype, t)
+                yield from grad_problem(exp, got, name, dtype, t)
+            elif got is not None:
+                yield t("feedback.grad_unexpected", name=name)
         for pname, exp in exp_g["params"].items():
+            got = (act_g.get("params") or {}).get(pname)
+            name = t("feedback.grad_param", name=pname)
             if exp is not None:
-                got = (act_g.get("params") or {}).get(pname)
-                yield from grad_problem(exp, got, t("feedback.grad_param", name=pname), dtype, t)
+                yield from grad_problem(exp, got, name, dtype, t)
+            elif got is not None:
+                yield t("feedback.grad_unexpected", name=name)
 
 
 class UnchangedCheck(CallCheck):

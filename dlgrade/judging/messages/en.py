@@ -8,6 +8,8 @@ MESSAGES = {
     # -- what a failure depends on (dlgrade.grading.diagnosis): "it fails with {was}, works with {now}"
     "feedback.two_mistakes": "This answer is what two known mistakes give together:",
     "factor.generic": "it fails with {factor} = {was} and works with {factor} = {now}.",
+    "factor.repeat": ("the same call, made twice, gives two different answers: is something random in it "
+                      "(F.dropout, which drops values unless training=False, or torch.rand)? Nothing here is random."),
     "factor.dtype.float64": ("it fails in float64 and works in float32: create every tensor and constant in the "
                              "inputs' dtype (x.new_zeros(...), torch.zeros(..., dtype=x.dtype)), not in float32."),
     "factor.dtype.float32": ("it fails in float32 and works in float64: precision is lost somewhere (the log of a "
@@ -76,6 +78,7 @@ MESSAGES = {
     "feedback.input_modified": "your code modified its input {name} in place",
     "feedback.grad_input": "gradient w.r.t. input {name}",
     "feedback.grad_param": "gradient w.r.t. parameter {name}",
+    "feedback.grad_unexpected": "{name}: got a gradient where the expected answer has none",
     "feedback.grad_missing": ("{name}: missing (the output does not depend on it through autograd: "
                               ".detach(), .data, torch.no_grad() or a value rebuilt from numpy?)"),
     "feedback.cannot_inspect": "could not inspect your code",

@@ -8,6 +8,8 @@ MESSAGES = {
     # -- 실패가 무엇에 달렸는지 (dlgrade.grading.diagnosis)
     "feedback.two_mistakes": "이 답은 알려진 실수 두 가지가 함께 있을 때 나오는 답입니다:",
     "factor.generic": "{factor} = {was}일 때는 실패하고 {factor} = {now}일 때는 통과합니다.",
+    "factor.repeat": ("같은 호출을 두 번 하면 답이 다르게 나옵니다: 무작위인 부분이 있지 않나요 (training=False가 아니면 "
+                      "값을 버리는 F.dropout, 또는 torch.rand)? 여기에는 무작위인 것이 없습니다."),
     "factor.dtype.float64": ("float64에서는 실패하고 float32에서는 통과합니다: 직접 만드는 텐서와 상수를 float32가 아니라 "
                              "입력의 dtype으로 만드세요 (x.new_zeros(...), torch.zeros(..., dtype=x.dtype))."),
     "factor.dtype.float32": ("float32에서는 실패하고 float64에서는 통과합니다: 어딘가에서 정밀도를 잃고 있습니다 "
@@ -70,6 +72,7 @@ MESSAGES = {
     "feedback.input_modified": "코드가 입력 {name}을(를) 제자리(in place)에서 수정했습니다",
     "feedback.grad_input": "입력 {name}에 대한 기울기(gradient)",
     "feedback.grad_param": "파라미터 {name}에 대한 기울기(gradient)",
+    "feedback.grad_unexpected": "{name}: 기대한 답에는 없는 기울기가 있습니다",
     "feedback.grad_missing": ("{name}: 없습니다 (출력이 autograd로 이 값에 연결되어 있지 않습니다: "
                               ".detach(), .data, torch.no_grad()를 쓰거나 numpy로 값을 다시 만들지 않았나요?)"),
     "feedback.cannot_inspect": "코드를 검사할 수 없습니다",
