@@ -23,7 +23,7 @@ from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
 from dlgrade.batch.run import grade
 from dlgrade.exposed import execute
 from dlgrade.judging.diagnosis import REPEAT, Finding, worth_diagnosing
-from dlgrade.grading.factors import Call, Sizes
+from dlgrade.grading.factors import Call, EqualSizes
 from dlgrade.grading.oracle import ReferenceOracle
 from dlgrade.grading.results import MISTAKES_KEY
 from dlgrade.judging import feedback
@@ -49,7 +49,8 @@ MUTANTS = {
                                    "h = torch.zeros(x.shape[0], self.hidden_size)"),), "dtype:float64->float32"),
         "state_not_carried": ((("state = self.cell(x[:, t], state)\n            outputs.append(state[0])",
                                 "step = self.cell(x[:, t], state)\n            outputs.append(step[0])"),
-                               ("return torch.stack(outputs, dim=1), state", "return torch.stack(outputs, dim=1), step")),
+                               ("return torch.stack(outputs, dim=1), state",
+                                "return torch.stack(outputs, dim=1), step")),
                               "steps:>1->1"),
     },
     "transformer": {
@@ -279,7 +280,7 @@ def test_sizes_variant_cuts_the_larger_size_and_the_mask_with_it():
     mask = torch.ones(2, 1, 5, dtype=torch.bool)
     call = Call({"op": "call", "target": "f", "args": [Q, K, V, mask], "kwargs": {},
                  "labels": {"args": ["Q", "K", "V", "mask"]}})
-    factor = Sizes("n_Q_n_K", a={"Q": -2, "mask": -2}, b={"K": -2, "V": -2, "mask": -1})
+    factor = EqualSizes("n_Q_n_K", a={"Q": -2, "mask": -2}, b={"K": -2, "V": -2, "mask": -1})
     [(form, variant)] = list(factor.variants(call, None))
     assert form == "equal"
     assert [list(t.shape) for t in variant.request["args"]] == [[2, 3, 4], [2, 3, 4], [2, 3, 6], [2, 1, 3]]

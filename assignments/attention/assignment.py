@@ -2,8 +2,8 @@
 import torch
 
 from dlgrade.authoring.registry import Question
-from dlgrade.grading.factors import (Batch, Call, Classified, DType, Flag, Leading, MaskKind, MaskShape, One,
-                                     Signature, Sizes)
+from dlgrade.grading.factors import (Batch, Call, Classified, DType, EqualSizes, Flag, Leading, MaskKind, MaskShape,
+                                     Signature, SizeOne)
 
 TITLE = "Attention: scaled dot-product and multi-head attention"
 
@@ -58,15 +58,15 @@ _KEYS = {"K": -2, "V": -2, "mask": -1}
 FORMS = [
     Signature("scaled_dot_product_attention", (
         DType(), MaskKind(), MaskShape(forms=("[n_K]", "[n_Q,n_K]", "[…,1,n_K]", "[…,n_Q,n_K]", "[…,1,n_Q,n_K]")),
-        Leading(), Batch(), Sizes("n_Q_n_K", a={"Q": -2, "mask": -2}, b=_KEYS),
-        Sizes("d_k_d_v", a={"Q": -1, "K": -1}, b={"V": -1}), One("n_Q", dims={"Q": -2, "mask": -2}),
+        Leading(), Batch(), EqualSizes("n_Q_n_K", a={"Q": -2, "mask": -2}, b=_KEYS),
+        EqualSizes("d_k_d_v", a={"Q": -1, "K": -1}, b={"V": -1}), SizeOne("n_Q", dims={"Q": -2, "mask": -2}),
         Classified("d_k_parity", ("odd", "even"), lambda c: ("even", "odd")[c.get("Q").shape[-1] % 2])),
         core={"Q": 2, "K": 2, "V": 2, "mask": 2}, any_leading=True, scores=_sdpa_scores,
         score_names=("n_Q", "n_K")),
     Signature("MultiHeadedAttention", (
         DType(), Flag("bias"), MaskKind(),
         MaskShape(forms=("[n_Q,n_K]", "[B,1,1,n_K]", "[B,1,n_Q,n_K]", "[B,n_head,n_Q,n_K]", "[1,n_head,n_Q,n_K]")),
-        Batch(), Sizes("n_Q_n_K", a={"Q": -2, "mask": -2}, b=_KEYS),
+        Batch(), EqualSizes("n_Q_n_K", a={"Q": -2, "mask": -2}, b=_KEYS),
         Classified("n_head", ("1", ">1"), lambda c: "1" if c.init["n_head"] == 1 else ">1")),
         core={"Q": 2, "K": 2, "V": 2, "mask": 3}, scores=_mha_scores, score_names=("B", "n_head", "n_Q", "n_K")),
 ]

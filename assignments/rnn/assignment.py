@@ -2,7 +2,7 @@
 import torch
 
 from dlgrade.authoring.registry import Question
-from dlgrade.grading.factors import Batch, Call, Classified, DType, Flag, One, Optional, Signature
+from dlgrade.grading.factors import Batch, Call, Classified, DType, Flag, OptionalArg, Signature, SizeOne
 
 TITLE = "Recurrent cells: LSTM and GRU from scratch"
 
@@ -54,7 +54,7 @@ def _sizes(call: Call) -> str:
 
 def _cell(target: str, state: str, count: int) -> Signature:
     return Signature(target, (
-        DType(), Optional("state", arg=state, zeros=lambda c: _zeros(c, count)), Flag("bias"), Batch(),
+        DType(), OptionalArg("state", arg=state, zeros=lambda c: _zeros(c, count)), Flag("bias"), Batch(),
         Classified("sizes", ("equal", "different"), _sizes)), core={"x": 1, state: 1})
 
 
@@ -63,6 +63,6 @@ def _cell(target: str, state: str, count: int) -> Signature:
 FORMS = [
     _cell("LSTMCell", "state", 2),
     _cell("GRUCell", "h", 1),
-    Signature("LSTM", (DType(), Optional("state", zeros=lambda c: _zeros(c, 2)), Flag("bias"), Batch(),
-                       One("steps", dims={"x": 1})), core={"x": 2, "state": 1}),
+    Signature("LSTM", (DType(), OptionalArg("state", zeros=lambda c: _zeros(c, 2)), Flag("bias"), Batch(),
+                       SizeOne("steps", dims={"x": 1})), core={"x": 2, "state": 1}),
 ]

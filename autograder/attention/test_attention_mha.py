@@ -78,5 +78,7 @@ def test_mha_gradients(grader):
 @pytest.mark.public
 @pytest.mark.points(1)
 def test_mha_inputs_unchanged(grader):
-    """MultiHeadedAttention does not modify Q, K, V or the mask in place"""
-    grader.unchanged(mha(B=2, n_Q=3, n_K=5, mask=padding_mask([5, 3], 5), seed=11))
+    """MultiHeadedAttention returns the right shapes and does not modify Q, K, V or the mask in place"""
+    probe = mha(B=2, n_Q=3, n_K=5, mask=padding_mask([5, 3], 5), seed=11)
+    grader.unchanged(probe)
+    grader.shapes(probe)

@@ -76,5 +76,7 @@ def test_sdpa_gradients(grader):
 @pytest.mark.public
 @pytest.mark.points(1)
 def test_sdpa_inputs_unchanged(grader):
-    """scaled_dot_product_attention does not modify Q, K, V or the mask in place"""
-    grader.unchanged(sdpa(batch=(2,), n_Q=4, n_K=4, mask=causal_mask(4), seed=10))
+    """scaled_dot_product_attention returns the right shapes and does not modify Q, K, V or the mask in place"""
+    probe = sdpa(batch=(2,), n_Q=4, n_K=4, mask=causal_mask(4), seed=10)
+    grader.unchanged(probe)
+    grader.shapes(probe)

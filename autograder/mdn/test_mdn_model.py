@@ -49,5 +49,7 @@ def test_mdn_gradients(grader):
 @pytest.mark.public
 @pytest.mark.points(1)
 def test_mdn_input_unchanged(grader):
-    """MDN does not modify x in place"""
-    grader.unchanged(network(B=4, in_features=2, n_hidden=5, n_gaussians=3, seed=9))
+    """MDN returns the right shapes and does not modify x in place"""
+    probe = network(B=4, in_features=2, n_hidden=5, n_gaussians=3, seed=9)
+    grader.unchanged(probe)
+    grader.shapes(probe)

@@ -79,5 +79,7 @@ def test_loss_gradients_far(grader):
 @pytest.mark.public
 @pytest.mark.points(1)
 def test_loss_inputs_unchanged(grader):
-    """mdn_loss does not modify pi, sigma, mu or y in place"""
-    grader.unchanged(loss(B=4, K=3, seed=15))
+    """mdn_loss returns a scalar and does not modify pi, sigma, mu or y in place"""
+    probe = loss(B=4, K=3, seed=15)
+    grader.unchanged(probe)
+    grader.shapes(probe)

@@ -67,5 +67,7 @@ def test_cell_gradients(grader, cell):
 @pytest.mark.points(1)
 @pytest.mark.parametrize("cell", CELLS)
 def test_cell_inputs_unchanged(grader, cell):
-    """The cell does not modify its inputs in place (x and the given state are left unchanged)"""
-    grader.unchanged(CELLS[cell](seed=11))
+    """The cell returns the right shapes and does not modify its inputs in place (x and the given state)"""
+    probe = CELLS[cell](seed=11)
+    grader.unchanged(probe)
+    grader.shapes(probe)

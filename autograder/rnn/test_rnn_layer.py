@@ -49,5 +49,7 @@ def test_lstm_gradients(grader):
 @pytest.mark.public
 @pytest.mark.points(1)
 def test_lstm_inputs_unchanged(grader):
-    """LSTM does not modify its inputs in place (x and the initial state are left unchanged)"""
-    grader.unchanged(lstm(state=True, seed=9))
+    """LSTM returns the right shapes and does not modify its inputs in place (x and the initial state)"""
+    probe = lstm(state=True, seed=9)
+    grader.unchanged(probe)
+    grader.shapes(probe)

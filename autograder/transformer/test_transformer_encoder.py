@@ -80,5 +80,7 @@ def test_encoder_gradients(grader):
 @pytest.mark.public
 @pytest.mark.points(1)
 def test_encoder_inputs_unchanged(grader):
-    """EncoderLayer does not modify x or the mask in place"""
-    grader.unchanged(layer(B=2, n=5, mask=padding_mask([5, 3], 5), seed=15))
+    """EncoderLayer returns the right shapes and does not modify x or the mask in place"""
+    probe = layer(B=2, n=5, mask=padding_mask([5, 3], 5), seed=15)
+    grader.unchanged(probe)
+    grader.shapes(probe)

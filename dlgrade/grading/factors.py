@@ -260,7 +260,7 @@ class MaskShape(Factor):
 
 
 @dataclass(frozen=True)
-class Optional(Factor):
+class OptionalArg(Factor):
     """An optional argument (a state): given or None. ``zeros`` makes the value None stands for."""
 
     name: str = "state"
@@ -333,7 +333,7 @@ class Parity(Factor):
 
 
 @dataclass(frozen=True)
-class Sizes(Factor):
+class EqualSizes(Factor):
     """Whether two sizes are equal (``n_Q`` and ``n_K``): ``"equal"`` or ``"different"``. ``a`` and
     ``b`` map argument names to the dimension holding each size (``{"Q": -2, "mask": -2}``); the
     first of each is read. The variant of different sizes cuts the larger down to the smaller."""
@@ -366,8 +366,8 @@ class Sizes(Factor):
 
 
 @dataclass(frozen=True)
-class One(Factor):
-    """Whether a size is 1 (``T``, ``n_Q``): ``"1"`` or ``">1"``. ``dims`` as in :class:`Sizes`;
+class SizeOne(Factor):
+    """Whether a size is 1 (``T``, ``n_Q``): ``"1"`` or ``">1"``. ``dims`` as in :class:`EqualSizes`;
     the variant of a larger size keeps the first element only."""
 
     name: str = "steps"
