@@ -76,6 +76,13 @@ NEEDS_CONFINEMENT = dict(condition=confinement_tier() == "none",
                                 "without one these attacks would hit the machine")
 
 
+# The confinement tiers (container, Docker) re-run both adversarial suites with one assignment's
+# hostile submissions: the attacks, the worker and its walls are the same for every assignment,
+# and the host tier grades all four (pytest -k: every test but the other assignments' ones).
+TIER_RERUN_ASSIGNMENT = "rnn"
+TIER_RERUN_SELECTION = ("-k", " and ".join(f"not {name}" for name in ASSIGNMENTS if name != TIER_RERUN_ASSIGNMENT))
+
+
 def unreadable_error() -> str:
     """What reading a trusted file raises in a worker: hidden from view (namespaces) or closed to
     its uid (container)."""

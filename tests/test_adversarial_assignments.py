@@ -516,13 +516,22 @@ def grade_assignment(name: str, root: Path, listener: Listener) -> Run:
     return execute(run, command, clean_env())
 
 
+def selected_assignments(request: pytest.FixtureRequest) -> list[str]:
+    """The assignments the selected tests of this module are about (``-k`` may leave some out:
+    their batches are then not graded)."""
+    wanted = {item.callspec.params.get("name") for item in request.session.items
+              if item.module is request.module and hasattr(item, "callspec")}
+    return [name for name in ASSIGNMENTS if name in wanted] or list(ASSIGNMENTS)
+
+
 @pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    """Every assignment's batch, PARALLEL at a time, started at once; tests wait for theirs."""
+def session(tmp_path_factory, request):
+    """Every selected assignment's batch, PARALLEL at a time, started at once; tests wait for theirs."""
     root = tmp_path_factory.mktemp("adversarial_assignments")
     listener = Listener("-assignments")
     pool = ThreadPoolExecutor(max_workers=PARALLEL)
-    futures: dict[str, Future] = {name: pool.submit(grade_assignment, name, root, listener) for name in ASSIGNMENTS}
+    futures: dict[str, Future] = {name: pool.submit(grade_assignment, name, root, listener)
+                                  for name in selected_assignments(request)}
     yield {"root": root, "listener": listener, "futures": futures}
     pool.shutdown(wait=True)
     runs = [f.result() for f in futures.values() if f.exception() is None]
@@ -759,7 +768,7 @@ def test_every_results_file_and_the_gradebook_are_valid(session, name):
 
 
 def test_no_network_connection_reaches_the_listener(session):
-    for name in ASSIGNMENTS:
+    for name in session["futures"]:  # every batch graded in this run
         _batch(session, name)
     assert not session["listener"].seen, session["listener"].seen
 
@@ -911,8 +920,8 @@ def in_targets_raw(action: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def isolation(tmp_path_factory):
-    """Each assignment's isolation batch through ``dlgrade grade`` (default --jobs)."""
+def isolation(tmp_path_factory, request):
+    """Each selected assignment's isolation batch through ``dlgrade grade`` (default --jobs)."""
     root = tmp_path_factory.mktemp("isolation")
 
     def grade(name: str) -> tuple[subprocess.CompletedProcess, Path, list[Path]]:
@@ -924,8 +933,9 @@ def isolation(tmp_path_factory):
                               env=clean_env())
         return proc, out, paths
 
+    names = selected_assignments(request)
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        return dict(zip(ASSIGNMENTS, pool.map(grade, ASSIGNMENTS)))
+        return dict(zip(names, pool.map(grade, names)))
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)

@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import reference_source
+from conftest import TIER_RERUN_SELECTION, reference_source
 from docker_image import REPO, docker_run, engine_problem, image
 
 pytestmark = pytest.mark.slow
@@ -119,8 +119,9 @@ def test_gradescope_run_leaves_no_detached_process(tag, repo_copy, autograder_zi
 
 
 def test_both_adversarial_suites_hold_inside_docker(tag, repo_copy):
-    proc = docker_run(tag, [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_adversarial.py",
-                            "tests/test_adversarial_assignments.py"], {repo_copy: str(REPO)}, workdir=str(REPO))
+    proc = docker_run(tag, [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TIER_RERUN_SELECTION,
+                            "tests/test_adversarial.py", "tests/test_adversarial_assignments.py"],
+                      {repo_copy: str(REPO)}, workdir=str(REPO))
     last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     assert " passed" in last and "skipped" not in last, proc.stdout[-3000:]
