@@ -1,4 +1,4 @@
-# dlgrade: make setup | make demo | make test
+# dlgrade: make setup | make demo | make test | make quick
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test generate bench clean
+.PHONY: setup demo test quick generate bench clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,10 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# the tests not marked slow (no notebooks, grading batches, Docker or adversarial suites)
+quick: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: setup
 	$(BIN)/python bench/bench_grading.py
