@@ -57,18 +57,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: usage errors print one line and exit 2."""
-    args = build_parser().parse_args(argv)
+    """Entry point: usage errors print one line and exit 2; a file that cannot be read or written
+    (an ``--out`` that is a file, a folder without permission) one line and exit 1; a reader that
+    went away (``dlgrade ... | head``) ends the command quietly."""
     try:
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except UsageError as exc:
         print(f"dlgrade: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141  # as a shell reports a command ended by SIGPIPE
+    except OSError as exc:
+        print(f"dlgrade: error: {os_error(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("dlgrade: interrupted", file=sys.stderr)
         return 130
     finally:
         exit_quickly()
+
+
+def os_error(exc: OSError) -> str:
+    """One line for a failed file operation: what failed, on which path."""
+    what = exc.strerror or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{what}: {' -> '.join(paths)}" if paths else f"{what}: {exc}"
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null: the interpreter's flush at exit would fail again on the closed pipe."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def exit_quickly() -> None:
