@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from dlgrade.exposed.execute import DTYPES, map_tensors
+from dlgrade.exposed.execute import DTYPES, leaves, map_tensors
 
 
 # -- a request, read and rewritten by argument name -------------------------------------------------
@@ -77,16 +77,6 @@ class Call:
         return Call({**self.request, **fields_}, self.rebuild)
 
 
-def _floating(value: Any) -> bool:
-    if isinstance(value, torch.Tensor):
-        return value.is_floating_point()
-    if isinstance(value, (tuple, list)):
-        return any(_floating(v) for v in value)
-    if isinstance(value, dict):
-        return any(_floating(v) for v in value.values())
-    return False
-
-
 # -- factors ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Factor:
@@ -113,7 +103,8 @@ class DType(Factor):
 
     def form(self, call: Call, signature: Signature) -> str | None:
         request = call.request
-        floating = _floating([request.get("args"), request.get("kwargs"), request.get("state_dict")])
+        floating = any(t.is_floating_point()
+                       for t in leaves([request.get("args"), request.get("kwargs"), request.get("state_dict")]))
         return call.dtype if floating else None
 
     def variants(self, call: Call, signature: Signature) -> Iterator[tuple[str, Call]]:
