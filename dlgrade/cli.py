@@ -7,16 +7,21 @@ The command line is made of the command groups of the zones that are installed
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import math
+import os
 import sys
 from pathlib import Path
 
-from dlgrade.errors import UsageError
+from dlgrade.errors import GradingFailed, UsageError
 
 # each module has register(subparsers); in this order in --help
 COMMAND_GROUPS = ("dlgrade.handout.commands", "dlgrade.batch.commands", "dlgrade.authoring.commands",
                   "dlgrade.packaging.commands")
+
+# what --help says where only the student's command is installed (a handout)
+HANDOUT_DESCRIPTION = "dlgrade: run the public checks of your homework on your code"
 
 
 def positive_seconds(text: str) -> float:
@@ -41,6 +46,25 @@ def positive_int(text: str) -> int:
     return value
 
 
+def creatable_folder(path: Path) -> Path:
+    """``path``, checked before any work: a folder this user can write in, or one that can be
+    made. Else the :class:`OSError` making it would raise, on the path in the way (an existing
+    file: ``Not a directory``; a folder closed to this user: ``Permission denied``). Creates nothing."""
+    probe = Path(os.path.abspath(path))
+    while not os.path.lexists(probe):
+        probe = probe.parent
+    if not probe.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(probe))
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(probe))
+    return path
+
+
+def note(message: str) -> None:
+    """Tell the user something worth knowing that is not an error: one line on stderr."""
+    print(f"dlgrade: note: {message}", file=sys.stderr, flush=True)
+
+
 def installed_groups() -> list[str]:
     """The command groups whose zone is in this copy of the package (a handout has the student's
     only). Looked for beside this file: an import would also find another installed copy's."""
@@ -49,23 +73,29 @@ def installed_groups() -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dlgrade", description=(__doc__ or "").splitlines()[0])
+    groups = installed_groups()
+    description = (__doc__ or "").splitlines()[0] if len(groups) == len(COMMAND_GROUPS) else HANDOUT_DESCRIPTION
+    parser = argparse.ArgumentParser(prog="dlgrade", description=description)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in installed_groups():
+    for name in groups:
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: usage errors print one line and exit 2; a file that cannot be read or written
-    (an ``--out`` that is a file, a folder without permission) one line and exit 1; a reader that
-    went away (``dlgrade ... | head``) ends the command quietly."""
+    (an ``--out`` that is a file, a folder without permission) one line and exit 1, and so does a
+    grading run that could grade nothing (it could not start); a reader that went away
+    (``dlgrade ... | head``) ends the command quietly."""
     try:
         args = build_parser().parse_args(argv)
         return args.func(args)
     except UsageError as exc:
         print(f"dlgrade: error: {exc}", file=sys.stderr)
         return 2
+    except GradingFailed as exc:
+        print(f"dlgrade: error: {exc}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         _quiet_stdout()
         return 141  # as a shell reports a command ended by SIGPIPE

@@ -5,6 +5,11 @@ class UsageError(Exception):
     """Bad input from the user of a command: printed as one line, exit status 2."""
 
 
+class GradingFailed(Exception):
+    """The grading machinery itself could not grade any submission (no fault of theirs): printed
+    as one line, exit status 1."""
+
+
 class WorkerError(Exception):
     """The worker running student code died, timed out or broke the protocol."""
 

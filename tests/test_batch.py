@@ -15,6 +15,7 @@ import re
 import subprocess
 import threading
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,8 @@ from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
 from dlgrade.batch import run as grade_module
 from dlgrade.batch.gradebook import Graded, grader_columns, score_table, write_gradebook
 from dlgrade.batch.progress import Progress
-from dlgrade.batch.report import hint_counts, pass_rates, summarize, write_report
+from dlgrade.batch.report import OTHER_TESTS, grouped_pass_rates, hint_counts, pass_rates, summarize, write_report
+from dlgrade.batch.tables import render, show
 from dlgrade.batch.run import grade_batch, split_chunks
 from dlgrade.grading import results as gs
 from dlgrade.grading.options import GradingOptions
@@ -56,7 +58,7 @@ def graded(name: str, passed: set[str], label: str = "", email: str = "", **kw) 
 class FakeSessions:
     """Stands in for ``run_graders``: grades each entry per its file's text.
 
-    ``full`` -> all passed, ``kill`` -> the session dies by SIGKILL before writing it,
+    ``full`` (or a folder) -> all passed, ``kill`` -> the session dies by SIGKILL before writing it,
     ``crash`` -> the session exits 3 having written nothing; ``barrier`` makes every session wait
     until ``parties`` of them run at once (so a test fails if they do not).
     """
@@ -81,7 +83,7 @@ class FakeSessions:
             if len(self.calls) <= self.barrier.parties:
                 self.barrier.wait()
             for entry in entries:
-                kind = entry.path.read_text().strip()
+                kind = entry.path.read_text().strip() if entry.path.is_file() else "full"
                 if kind in ("kill", "crash"):
                     return subprocess.CompletedProcess([], -9 if kind == "kill" else 3, "", f"{kind} at {entry.name}")
                 time.sleep(self.delay)
@@ -240,8 +242,59 @@ def test_gradebook_has_a_column_per_test(tmp_path):
 
 
 def test_score_table_shows_display_names():
-    table = score_table([graded("Kim_Minji", {"Shapes [LSTMCell]"}, "Kim Minji")])
+    table = render(score_table([graded("Kim_Minji", {"Shapes [LSTMCell]"}, "Kim Minji")]))
     assert "Kim Minji" in table and "1/5" in table and "1/3" in table
+
+
+def width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: East Asian wide and fullwidth characters count 2."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def cell_spans(line: str, cells: list[str]) -> list[tuple[int, int]]:
+    """The display columns (start, end) of each of ``cells`` in ``line``, found left to right."""
+    spans, start = [], 0
+    for cell in cells:
+        found = line.index(cell, start)
+        start = found + len(cell)
+        spans.append((width(line[:found]), width(line[:start])))
+    return spans
+
+
+def test_score_table_lines_up_korean_names_by_display_width_and_tells_namesakes_apart():
+    batch = [graded("Kim_Minji", set(), "김민지"), graded("Kim_Minji-2", {n for n, _ in TESTS}, "김민지"),
+             graded("Lee", {"Shapes [LSTMCell]"}, "Lee [bold]Jun[/bold] 이준")]
+    lines = render(score_table(batch)).splitlines()
+    assert len(lines) == 5 and lines[0].split() == ["submission", "results", "folder", "score", "passed"]
+    assert set(lines[1]) == {"-"}
+    rows = [["김민지", "Kim_Minji", "0/5", "0/3"], ["김민지", "Kim_Minji-2", "5/5", "3/3"],
+            ["Lee [bold]Jun[/bold] 이준", "Lee", "1/5", "1/3"]]  # student text is never read as markup
+    spans = [cell_spans(line, row) for line, row in zip(lines[2:], rows)]
+    header = cell_spans(lines[0], ["submission", "results folder", "score", "passed"])
+    assert {s[1][0] for s in spans} == {header[1][0]}, lines  # the folder column starts at one display column
+    for column in (2, 3):  # the numbers are right-aligned under their headers
+        assert {s[column][1] for s in spans} == {header[column][1]}, lines
+    assert lines[2] != lines[3]  # two students of the same name: their folders differ
+    assert not any("\x1b" in line or line != line.rstrip() for line in lines)  # plain: no colour, no padding
+
+
+def test_score_table_without_exports_has_no_folder_column():
+    lines = render(score_table([graded("alice", set()), graded("bob", set())])).splitlines()
+    assert lines[0].split() == ["submission", "score", "passed"]
+    assert lines[2].split() == ["alice", "0/5", "0/3"]
+
+
+def test_tables_are_styled_on_a_terminal_only():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        show(score_table([graded("kim", set(), "김민지")]), file=stream)
+    assert pipe.getvalue() == render(score_table([graded("kim", set(), "김민지")])) + "\n"
+    assert pipe.getvalue().replace("김민지", "").isascii()  # no colour codes, no box drawing
+    assert "김민지" in terminal.getvalue() and "─" in terminal.getvalue()
 
 
 # -- report -----------------------------------------------------------------------------------------
@@ -310,6 +363,57 @@ def test_feedback_pages_show_every_test_escaped(tmp_path):
     assert 'href="../report.html"' in page
 
 
+ALIKE = [("out and attention match the reference (several heads, n_Q != n_K)", "MultiHeadedAttention"),
+         ("out and attention match the reference without a mask (n_Q != n_K)", "scaled_dot_product_attention"),
+         ("out and attention match the reference with a padding and a causal mask", "MultiHeadedAttention"),
+         ("a test that says nothing of its target", "")]
+
+
+def alike_batch() -> list[Graded]:
+    """Attention's tests whose names read alike, multi-head ones first (as the graders' files
+    sort), and one test that recorded no target."""
+    def results(passed: int) -> dict:
+        return gradescope_results([gs.TestResult(name, 1.0 if i < passed else 0.0, 1.0, "x", "visible", target=target)
+                                   for i, (name, target) in enumerate(ALIKE)])
+
+    return [Graded(Entry("a", Path("a.py")), results(4)), Graded(Entry("b", Path("b.py")), results(1))]
+
+
+def test_results_record_the_target_each_test_checks():
+    (first, *_, last) = alike_batch()[0].results["tests"]
+    assert first["extra_data"] == {gs.TARGET_KEY: "MultiHeadedAttention"}
+    assert "extra_data" not in last
+
+
+def test_pass_rates_are_grouped_by_question_in_notebook_order():
+    questions = get_assignment("attention").questions
+    assert [q.target for q in questions] == ["scaled_dot_product_attention", "MultiHeadedAttention"]
+    groups = grouped_pass_rates(alike_batch(), questions)
+    assert [(title, target, [name for name, *_ in rates]) for title, target, rates in groups] == [
+        (questions[0].title, "scaled_dot_product_attention", [ALIKE[1][0]]),
+        (questions[1].title, "MultiHeadedAttention", [ALIKE[0][0], ALIKE[2][0]]),
+        (OTHER_TESTS, "", [ALIKE[3][0]])]
+    assert groups[1][2][0] == (ALIKE[0][0], 1.0, 2, 2)  # rates as pass_rates counts them
+    # without the questions, each target is a group of its own, titled by its name
+    assert [title for title, _, _ in grouped_pass_rates(alike_batch())] == [
+        "MultiHeadedAttention", "scaled_dot_product_attention", OTHER_TESTS]
+
+
+def test_report_shows_each_question_above_its_tests(tmp_path):
+    questions = get_assignment("attention").questions
+    page = write_report(tmp_path, alike_batch(), "attention: grading report", questions=questions).read_text()
+    table = page[page.index('<table id="tests">'):]
+    table = table[:table.index("</table>")]
+    order = [questions[0].title, ALIKE[1][0], questions[1].title, ALIKE[0][0], ALIKE[2][0], OTHER_TESTS, ALIKE[3][0]]
+    positions = [table.index(html.escape(text)) for text in order]
+    assert positions == sorted(positions), order
+    assert table.count('<th class="question" colspan="5">') == 3
+    assert "<code>MultiHeadedAttention</code>" in table
+    # results without targets (written before they were recorded): one plain table, no headers
+    plain = write_report(tmp_path / "old", report_batch(), "rnn", questions=get_assignment("rnn").questions).read_text()
+    assert 'class="question"' not in plain and "Values [GRUCell]" in plain
+
+
 # -- the CLI ------------------------------------------------------------------------------------------
 def test_demo_grades_the_samples_as_batches_with_reports(tmp_path, monkeypatch, capsys):
     from dlgrade import cli
@@ -364,6 +468,79 @@ def test_jobs_reach_the_grader(tmp_path, monkeypatch, capsys):
     assert [line.split()[0] for line in out.splitlines() if line.startswith("[")] == ["[1/4]", "[2/4]", "[3/4]",
                                                                                        "[4/4]"]
     assert f"Report: {tmp_path / 'out' / 'report.html'}" in out
+
+
+def test_a_file_given_twice_is_graded_once_with_a_note(tmp_path, monkeypatch, capsys):
+    from dlgrade import cli
+
+    fake = FakeSessions()
+    monkeypatch.setattr(grade_module, "run_graders", fake)
+    a, b = write_subs(tmp_path / "subs", {"a": "full", "b": "full"})
+    (tmp_path / "subs" / "link.py").symlink_to(a)
+    monkeypatch.chdir(tmp_path)
+    given = [str(a), "subs/a.py", "./subs/../subs/a.py", str(b), "subs/link.py", str(b)]
+    assert cli.main(["grade", "--assignment", "rnn", "--out", str(tmp_path / "out"), *given]) == 0
+    assert fake.calls == [["a", "b"]]
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("dlgrade: note:")]
+    assert notes == [f"dlgrade: note: {a} given 4 times (also as subs/../subs/a.py, subs/a.py, subs/link.py); "
+                     "graded once", f"dlgrade: note: {b} given twice; graded once"]
+
+
+def test_a_grading_run_that_cannot_start_fails_the_command(tmp_path, monkeypatch, capsys):
+    from dlgrade import cli
+
+    def cannot_start(*args):
+        raise FileNotFoundError(2, "No such file or directory", "/no/python")
+
+    monkeypatch.setattr(grade_module, "run_graders", cannot_start)
+    paths = write_subs(tmp_path / "subs", {"a": "full", "b": "full"})
+    out = tmp_path / "out"
+    assert cli.main(["grade", "--assignment", "rnn", "--out", str(out), "--sessions", "2", *map(str, paths)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "dlgrade: error: no submission could be graded: the grading run could not start ([Errno 2] No such file "
+        f"or directory: '/no/python'); see {out / 'grading.log'}"]
+    assert "submission" not in captured.out and not (out / "report.html").exists()
+
+
+def test_one_failed_session_among_others_still_exits_0(tmp_path, monkeypatch):
+    from dlgrade import cli
+
+    monkeypatch.setattr(grade_module, "run_graders", FakeSessions(parties=2))
+    paths = write_subs(tmp_path / "subs", {"a": "crash", "b": "full"})
+    assert cli.main(["grade", "--assignment", "rnn", "--out", str(tmp_path / "out"), "--sessions", "2",
+                     *map(str, paths)]) == 0
+
+
+# -- what a submission without the file to grade holds ------------------------------------------------
+def test_a_folder_without_the_file_to_grade_lists_its_code_files(tmp_path):
+    from dlgrade.supervisor.submission import load_submission
+
+    folder = tmp_path / "kim"
+    (folder / "src").mkdir(parents=True)
+    for name in ("model.py", "src/attn.ipynb", "notes.txt", ".hidden.py"):
+        (folder / name).write_text("x = 1\n")
+    problem = load_submission(folder, "attention").problem
+    assert problem == "no attention.py or attention.ipynb found in the folder (it holds model.py, src/attn.ipynb)"
+    (folder / "model.py").unlink()
+    (folder / "src" / "attn.ipynb").unlink()
+    assert load_submission(folder, "attention").problem == (
+        "no attention.py or attention.ipynb found in the folder (it holds no .py or .ipynb file)")
+
+
+def test_a_zip_without_the_file_to_grade_lists_the_first_ten_code_files(tmp_path):
+    import zipfile
+
+    from dlgrade.supervisor.submission import load_submission
+
+    path = tmp_path / "lee.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(12):
+            zf.writestr(f"part{i:02}.py", "x = 1\n")
+        zf.writestr("bad\nHint: name.py", "")
+    problem = load_submission(path, "rnn").problem
+    listed = ", ".join(f"part{i:02}.py" for i in range(9))  # sorted: the odd name first
+    assert problem == f"no rnn.py or rnn.ipynb found in the zip (it holds bad?Hint: name.py, {listed} and 3 more)"
 
 
 @pytest.mark.parametrize("args, lang", [((), "en"), (("--lang", "ko"), "ko")])

@@ -188,6 +188,13 @@ def test_grading_ran_two_sessions(run):
     assert "=== session 1.1 ===" in log and "=== session 2.1 ===" in log and "=== session 3" not in log
 
 
+def test_score_table_tells_students_of_the_same_name_apart(run):
+    lines = run.proc.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:3] == ["submission", "results", "folder"])
+    kims = [line.split() for line in lines[header + 2:] if line.startswith("Kim Minji ")]
+    assert [k[2] for k in kims] == ["Kim_Minji", "Kim_Minji-2"] and kims[0][3] == kims[1][3] == "24/24", kims
+
+
 def test_progress_lines_when_not_a_terminal(run):
     lines = [line for line in run.proc.stdout.splitlines() if line.startswith("[")]
     assert len(lines) == len(EXPECTED), run.proc.stdout
@@ -274,10 +281,26 @@ def check_report(page: str, run: Run) -> None:
     assert summary["Highest score"] == f"{max(scores):g}" and summary["Out of"] == "24"
     hints = [tuple(r) for r in tables.tables["hints"][1:]]
     assert hints[0] == expected_hint_rows(run)[0], hints
-    rates = {r[0]: r[2] for r in tables.tables["tests"][1:]}
+    rows_and_headers = tables.tables["tests"][1:]
+    rates = {r[0]: r[2] for r in rows_and_headers if len(r) > 1}
     for column in run.header()[4:]:
         passed = sum(float(r[column]) > 0 for r in rows)
         assert rates[column] == f"{passed}/{len(rows)}", column
+    # the tests grouped by question, in the notebook's order, each under its question's title
+    questions = get_assignment("rnn").questions
+    headers = [r[0] for r in rows_and_headers if len(r) == 1]
+    assert headers == [f"{q.title} ({q.target})" for q in questions], headers
+    under = {}
+    for r in rows_and_headers:
+        if len(r) == 1:
+            current = r[0]
+        else:
+            under[r[0]] = current
+    cells = [q for q in questions if q.target.endswith("Cell")]  # the cells' tests say which cell they check
+    for question in cells:
+        params = [name for name in run.header()[4:] if name.endswith(f"[{question.target}]")]
+        assert params and all(under[n] == f"{question.title} ({question.target})" for n in params), question
+    assert len(cells) == 2 and set(under) == set(run.header()[4:])
     assert len(tables.images) == 1 and tables.images[0]["src"].startswith("data:image/png;base64,")
     assert tables.scripts == 0
 

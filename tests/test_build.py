@@ -57,6 +57,20 @@ def test_building_twice_gives_identical_zips(dist, tmp_path):
             assert first == second, f"{name}/{zip_name} differs between two builds"
 
 
+def test_a_korean_build_into_the_same_folder_stands_beside_the_english_one(dist):
+    """``build --lang ko --out DIR`` writes ``DIR/ko/<a>/``: the English ``DIR/<a>/`` stays as it was."""
+    english = {p.name: p.read_bytes() for p in (dist / "rnn").iterdir()}
+    proc = subprocess.run(dlgrade_cmd("build", "--lang", "ko", "--assignment", "rnn", "--out", str(dist)),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    korean = dist / "ko" / "rnn"
+    assert proc.stdout.splitlines() == [f"wrote {korean / n}" for n in ("student.zip", "autograder.zip", "solutions.zip")]
+    assert {p.name: p.read_bytes() for p in (dist / "rnn").iterdir()} == english
+    for lang, folder in (("en", dist / "rnn"), ("ko", korean)):
+        with zipfile.ZipFile(folder / "student.zip") as zf:
+            assert json.loads(zf.read("rnn/rnn_checks.json"))["lang"] == lang
+
+
 def test_build_usage_errors(tmp_path):
     proc = subprocess.run(dlgrade_cmd("build", "--out", str(tmp_path), "--assignment", "nope"),
                           capture_output=True, text=True)

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -164,20 +165,51 @@ def test_catalogued_mistake_gets_its_hint(name, mistake_id, target, tmp_path):
     assert f"[{target}]" in proc.stdout or target in proc.stdout
 
 
-def test_syntax_error_is_reported_readably(tmp_path):
+def test_syntax_error_is_reported_once_first_with_its_line(tmp_path):
+    """A file that does not load: what went wrong, once, with its line, before any check."""
     assignment = get_assignment("rnn")
     folder = handout(assignment, tmp_path)
     source = reference_source(assignment).replace("def forward(", "def forward(:", 1)
     (folder / "rnn.py").write_text(source)
+    broken = next(i for i, line in enumerate(source.splitlines(), 1) if "def forward(:" in line)
     proc = run_check("rnn.py", cwd=folder)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert_no_traceback(proc)
-    first = proc.stdout.splitlines()[0]
-    assert first.startswith("While loading your code, rnn.py raised SyntaxError"), proc.stdout
-    assert re.search(r"line \d+", first), first
+    lines = proc.stdout.splitlines()
+    first_check = next(i for i, line in enumerate(lines) if RESULT.match(line))
+    said = [i for i, line in enumerate(lines) if "SyntaxError" in line]
+    assert len(said) == 1 and said[0] < first_check, proc.stdout
+    assert f"(line {broken}: def forward(:" in lines[said[0]], lines[said[0]]
     marks, (passed, total) = parse_report(proc.stdout)
     assert passed == 0 and set(marks) == {"FAIL"}
     assert "LSTMCell is not defined in your code" in proc.stdout
+
+
+def test_a_call_that_never_returns_times_out_and_says_which(tmp_path):
+    """``--timeout``: the call that loops is named (the check's ``Called:`` line), each result is
+    printed as soon as it is known, and the later calls of the same function are not made."""
+    assignment = get_assignment("attention")
+    folder = handout(assignment, tmp_path)
+    source = reference_source(assignment)
+    docstring = source.index('"""', source.index("def scaled_dot_product_attention"))
+    body = source.index("\n", source.index('"""', docstring + 3)) + 1  # the line after the docstring
+    (folder / "attention.py").write_text(source[:body] + "    while True:\n        pass\n" + source[body:])
+    proc = subprocess.Popen([sys.executable, "-m", "dlgrade", "check", "attention.py", "--timeout", "2"], cwd=folder,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stamped = [(time.monotonic(), line) for line in proc.stdout]
+    proc.wait(timeout=300)
+    ended = time.monotonic()
+    out = "".join(line for _, line in stamped)
+    assert proc.returncode == 1, out + proc.stderr.read()
+    marks, (passed, total) = parse_report(out)
+    first_result = next(t for t, line in stamped if RESULT.match(line.rstrip("\n")))
+    assert ended - first_result > 1.5, "the results came all at once, at the end"  # two calls time out, 2 s each
+    blocks = out.split("\n[")
+    timed_out = [b for b in blocks if "timed out after 2 s" in b]
+    assert timed_out and all("Called: " in b for b in timed_out), out
+    assert "Called: scaled_dot_product_attention(" in timed_out[0] or "MultiHeadedAttention(" in timed_out[0], out
+    assert out.count("timed out after 2 s") == 2, out  # one per function: the rest are not run
+    assert "not run: an earlier call of scaled_dot_product_attention timed out" in out, out
 
 
 # -- where the checks file comes from -----------------------------------------------------------
@@ -234,6 +266,18 @@ def test_missing_file(tmp_path):
 def test_wrong_suffix(tmp_path):
     (tmp_path / "rnn.txt").write_text("print('hello')\n")
     assert_usage_error(run_check("rnn.txt", cwd=tmp_path), "rnn.txt", ".py or .ipynb")
+
+
+def test_unknown_assignment_in_a_handout_says_so(tmp_path):
+    folder = handout(get_assignment("attention"), tmp_path)
+    assert_usage_error(run_check("attention.py", "--assignment", "atention", cwd=folder),
+                       "unknown assignment 'atention'", "attention")
+
+
+def test_a_file_named_otherwise_is_told_its_assignment(tmp_path, empty_root):
+    folder = handout(get_assignment("attention"), tmp_path)
+    shutil.copyfile(folder / "attention.py", folder / "my_attention.py")
+    assert_usage_error(run_check("my_attention.py", cwd=folder, root=empty_root), "--assignment attention")
 
 
 def test_unknown_assignment_without_checks_file(tmp_path):

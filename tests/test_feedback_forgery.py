@@ -211,7 +211,8 @@ def test_load_errors_are_quoted_and_mistake_ids_recorded():
     assert forged(result.output, {"Hint: gates in the wrong order"}) == [], result.output
     assert len(result.output) <= 2 * STUDENT_TEXT_CHARS + 1000
     plain = gs.gradescope_results([result], "rnn: x.py")
-    assert plain["tests"][0]["extra_data"] == {"dlgrade_mistakes": {"assignment": "rnn", "ids": ["gate_order"]}}
+    assert plain["tests"][0]["extra_data"] == {"dlgrade_mistakes": {"assignment": "rnn", "ids": ["gate_order"]},
+                                               "dlgrade_target": "LSTMCell"}  # what the test checks
     passed = gs.gradescope_results([gs.TestResult("t", 1.0, 1.0, "passed", "visible")])
     assert "extra_data" not in passed["tests"][0]
 

@@ -3,24 +3,35 @@ handouts (skeleton, notebook, README, checks) and Korean feedback from the grade
 from __future__ import annotations
 
 import ast
+import html
 import json
 import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 from conftest import dlgrade_cmd
 
 from dlgrade.authoring.generate import skeleton, translated_source
 from dlgrade.authoring.registry import ASSIGNMENTS, Assignment, get_assignment
 from dlgrade.authoring.template import todo_comments
 from dlgrade.authoring.translations import TranslationError, assignment_text, english_text, translation_problems
+from dlgrade.batch.entries import Entry
+from dlgrade.batch.gradebook import Graded
+from dlgrade.batch.report import write_report
+from dlgrade.exposed import wire
+from dlgrade.grading import results as gs
 from dlgrade.handout.checks import load_checks
+from dlgrade.judging import feedback
 from dlgrade.judging.i18n import DEFAULT_LANG, LANGS, Messages, catalogue, fields
+from dlgrade.supervisor.client import WorkerClient
+from dlgrade.supervisor.submission import Chunk, Submission
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dlgrade"
 TRANSLATIONS = [lang for lang in LANGS if lang != DEFAULT_LANG]
@@ -63,6 +74,61 @@ def test_hint_keeps_its_prefix_in_every_language():
 def test_unknown_phrases_pass_through_and_known_ones_are_translated():
     assert Messages("ko").where("calling") == "호출"
     assert Messages("ko").where("something new") == "something new"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_place_an_answer_can_fail_in_is_worded(lang):
+    # a failure while running is worded by the worker client's own message (see kinds._error)
+    unworded = [w.value for w in wire.Where if w != wire.Where.RUNNING and not Messages(lang).has(f"where.{w.value}")]
+    assert unworded == []
+
+
+# -- Korean grammar that must not depend on an inserted value ---------------------------------
+# A particle or copula ending whose spelling depends on the last sound of the word before it (이/가,
+# 을/를, 은/는, 와/과, (으)로, (이)나, (이)며, (이)라, 이어야/여야, 이었/였, 이에요/예요, (이)야, ...)
+# right after a value we insert is right for some values only; the "이(가)" way of writing both
+# reads mechanically. Invariant ones (의, 에, 에서, 인, 인데, 일, 입니다, 도, 만, ...) may follow a value.
+_ALTERNATIVES = re.compile(r"[\uac00-\ud7a3]\((?:이|가|을|를|은|는|와|과|으|아|야|이라|라)\)"
+                           r"|\((?:이|가|을|를|은|는|와|과|으|아|야)\)[\uac00-\ud7a3]")
+_VALUE = r"\{[^{}]*\}[`'\"\u2019\u201d)\]*_]*"  # a {field}, then what may close it (a quote, a bracket)
+_PARTICLE_AFTER_VALUE = re.compile(_VALUE + r"(?=[이가을를은는와과으로나며라란랑여였예야아든])[\uac00-\ud7a3]+")
+
+
+def value_dependent_grammar(text: str) -> list[str]:
+    """The places in ``text`` whose Korean grammar depends on an inserted value, or that write
+    both forms of a particle."""
+    return [m.group(0) for pattern in (_ALTERNATIVES, _PARTICLE_AFTER_VALUE) for m in pattern.finditer(text)]
+
+
+def _strings(value: object) -> list[str]:
+    """Every string in a TOML value (tables and arrays walked)."""
+    if isinstance(value, str):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [s for item in items for s in _strings(item)]
+
+
+@pytest.mark.parametrize("text, places", [
+    ("{expected}이(가) 나와야 하는데 {got}이(가) 나왔습니다", ["이(가)", "이(가)", "{expected}이", "{got}이"]),
+    ("입력 {name}을(를) 수정했습니다", ["을(를)", "{name}을"]),
+    ("{x}가 {x}를 `{x}`는 {x})로 {x}으로 {x}와 {x}이어야 {x}여야 {x}라고",
+     ["{x}가", "{x}를", "{x}`는", "{x})로", "{x}으로", "{x}와", "{x}이어야", "{x}여야", "{x}라고"]),
+    ("값이 (으)로 끝납니다", ["(으)로"]),
+    ("{name}: 기댓값은 {expected}인데 실제 값은 {got}입니다; 위치 {where}의 값, {where}에서, {n}개, {s}초", []),
+    ("`LSTMCell.forward`를 구현하세요. 입력(x와 주어진 상태)을 제자리(in-place)에서, (가) 항목", []),
+], ids=["i-ga", "eul-reul", "attached", "eu-ro", "invariant", "our-words"])
+def test_the_grammar_check_finds_value_dependent_particles(text, places):
+    assert value_dependent_grammar(text) == places
+
+
+def test_korean_grammar_never_depends_on_an_inserted_value():
+    texts = {f"messages/ko.py {key}": message for key, message in catalogue("ko").items()}
+    for name in ASSIGNMENTS:
+        path = get_assignment(name).spec_dir / "ko.toml"
+        for number, text in enumerate(_strings(tomllib.loads(path.read_text(encoding="utf-8")))):
+            texts[f"{name}/ko.toml #{number}"] = text
+    found = {where: places for where, text in texts.items() if (places := value_dependent_grammar(text))}
+    assert found == {}
 
 
 # -- assignment translations ------------------------------------------------------------------
@@ -144,11 +210,13 @@ def test_translated_skeleton_is_the_same_code_with_translated_comments(name, lan
 
 @pytest.fixture(scope="module")
 def dist_ko(tmp_path_factory) -> Path:
+    """The Korean build's folder: ``--out DIR`` puts it in ``DIR/ko/`` (English in ``DIR/``)."""
     out = tmp_path_factory.mktemp("dist-ko")
     proc = subprocess.run(dlgrade_cmd("build", "--lang", "ko", "--assignment", "rnn", "--out", str(out)),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return out
+    assert sorted(p.name for p in out.iterdir()) == ["ko"]
+    return out / "ko"
 
 
 @pytest.mark.slow
@@ -209,6 +277,48 @@ def test_grading_in_korean_translates_names_feedback_and_hints(tmp_path):
     outputs = "\n".join(t["output"] for t in results["tests"])
     assert f"Hint: {text.hints[mistake.id]}" in outputs and "호출:" in outputs and "Called:" not in outputs
     assert 0 < results["score"] < results["max_score"]
+
+
+@pytest.mark.parametrize("lang, doing, question", [("en", "while running", "(an infinite loop?)"),
+                                                    ("ko", "실행 중", "(무한 루프인가요?)")])
+def test_a_timeout_says_once_what_was_going_on(lang, doing, question):
+    source = "def spin(x):\n    while True: pass\n"
+    request = {"op": "call", "target": "spin", "init": None, "dtype": "float32", "method": "forward",
+               "args": [torch.ones(1)], "kwargs": {}, "grad_outputs": None, "state_dict": None}
+    with WorkerClient(Submission("t", [Chunk("t.py", source)]), "attention", get_assignment("attention").forbidden,
+                      call_timeout=1.0, lang=lang) as client:
+        [answer] = client.stream([(request, None)])
+    message = feedback.feedback("values", request, {"ok": True, "out": torch.zeros(1)}, answer, lang=lang)
+    assert message.endswith(question), message
+    assert message.count(doing) == 1, message
+    parts = re.findall(r"\([^()]*\)", message)
+    assert len(parts) == len(set(parts)), message
+    assert "(실행 중)" not in message and "(while running)" not in message, message
+
+
+def test_the_score_line_of_results_json_is_in_the_students_language():
+    tests = [gs.TestResult("검사", 1.0, 2.0, "x", "visible"), gs.TestResult("검사 2", 6.0, 19.0, "y", "visible")]
+    assert gs.gradescope_results(tests, "rnn: rnn.py")["output"] == "rnn: rnn.py\nScore: 7 / 21"
+    assert gs.gradescope_results(tests, "rnn: rnn.py", lang="ko")["output"] == "rnn: rnn.py\n점수: 7 / 21"
+
+
+def test_a_korean_feedback_page_is_korean_and_the_report_stays_english(tmp_path):
+    title = assignment_text(get_assignment("rnn"), "ko").title
+    test = gs.TestResult("셀의 출력이 참조 구현과 일치합니다", 0.0, 2.0, "호출: x", "visible")
+    results = gs.gradescope_results([test], "rnn: rnn.py", lang="ko")
+    batch = [Graded(Entry("Kim_Minji", Path("rnn.py"), "김민지", "minji@example.com"), results)]
+    report = write_report(tmp_path, batch, "rnn: grading report", "ko", title).read_text(encoding="utf-8")
+    page = (tmp_path / "Kim_Minji" / "feedback.html").read_text(encoding="utf-8")
+    assert '<html lang="ko">' in page and '<html lang="en">' in report
+    t = Messages("ko")
+    said = (t("page.feedback_title", title=title, name="김민지 <minji@example.com>"), t("page.score"),
+            t("page.back_to_report"), t("results.score", score=0, max_score=2))
+    assert all(html.escape(words) in page for words in said), page
+    frame = re.sub(r'<style>.*?</style>|href="[^"]*"', "", page, flags=re.S)  # what the page says
+    assert [word for word in ("Score", "report", "feedback for", "grading") if word in frame] == []
+    write_report(tmp_path / "en", batch, "rnn: grading report")
+    english = (tmp_path / "en" / "Kim_Minji" / "feedback.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in english and "<title>rnn: grading report: feedback for 김민지</title>" in english
 
 
 def test_unknown_language_is_a_one_line_error():

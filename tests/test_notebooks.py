@@ -16,8 +16,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
+from dlgrade.authoring.kernels import execute_notebook
 from dlgrade.authoring.notebook import split_questions
 from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
 from dlgrade.grading.oracle import ReferenceOracle
@@ -68,10 +68,7 @@ def fill(nb: nbformat.NotebookNode, assignment, source: str) -> nbformat.Noteboo
 
 
 def execute(nb: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
-    client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(folder)}})
-    client.execute()
-    return nb
+    return execute_notebook(nb, folder, timeout=120, allow_errors=True)
 
 
 def cell_errors(nb: nbformat.NotebookNode) -> list[str]:
@@ -142,6 +139,10 @@ def test_filled_notebook_passes_every_check(assignment, tmp_path):
         assert "Traceback" not in text and "Hint:" not in text, text
         summary = SUMMARY.search(text)
         assert summary and summary.group(1) == summary.group(2) == str(len(lines)), text
+    # a check cell prints its report and shows no value after it (no stray True/False)
+    shown = [out.get("data", {}).get("text/plain") for cell in nb.cells if is_check_cell(cell)
+             for out in cell.get("outputs", []) if out.get("output_type") == "execute_result"]
+    assert shown == [], shown
 
 
 def test_notebook_with_a_catalogued_mistake_prints_its_hint(tmp_path):
@@ -158,3 +159,21 @@ def test_notebook_with_a_catalogued_mistake_prints_its_hint(tmp_path):
     assert "Traceback" not in text
     # the GRU cell does not use the LSTM gates: its checks still pass
     assert all(line.startswith("[PASS]") for line in result_lines(outputs["GRUCell"])), outputs["GRUCell"]
+
+
+def test_notebooks_run_in_a_kernel_that_does_not_listen_on_tcp(tmp_path, capfd):
+    """Kernels start on local sockets: no "running over TCP without encryption" warning, and the
+    kernel is shut down afterwards (no "Parent appears to have exited")."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os; print(os.getcwd())")])
+    execute_notebook(nb, tmp_path, timeout=60)
+    assert nb.cells[0].outputs[0]["text"].strip() == str(tmp_path)
+    err = capfd.readouterr().err
+    assert "TCP" not in err and "Parent appears to have exited" not in err, err
+
+
+def test_the_closing_cell_names_a_command_the_handout_has(assignment):
+    """The handout installs no ``dlgrade`` command: its notebook says ``python -m dlgrade check``."""
+    nb = load_notebook(assignment.template_dir, assignment)
+    closing = nb.cells[-1].source
+    assert f"python -m dlgrade check {assignment.module_name}.ipynb" in closing, closing
+    assert not re.search(r"^dlgrade check", closing, re.M), closing

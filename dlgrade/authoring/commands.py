@@ -14,9 +14,12 @@ def assignments(name: str | None) -> list[Assignment]:
     return [get_assignment(n) for n in ([name] if name else ASSIGNMENTS)]
 
 
-def repository_checks(module: str, path: Path) -> Path:
-    """The committed public checks of ``module`` (``student_template/<module>/``)."""
+def repository_checks(module: str, path: Path, named: bool) -> Path:
+    """The committed public checks of ``module`` (``student_template/<module>/``); ``named``:
+    whether ``--assignment`` gave the name (else it is the file's)."""
     if module not in ASSIGNMENTS:
+        if named:
+            raise UsageError(f"unknown assignment {module!r} (one of: {', '.join(ASSIGNMENTS)})")
         raise UsageError(f"no {module}_checks.json next to {path.name}; name the assignment "
                          f"with --assignment ({', '.join(ASSIGNMENTS)})")
     return get_assignment(module).template_dir / f"{module}_checks.json"
@@ -38,10 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
-    from dlgrade.authoring.selftest import format_rows, selftest
+    from dlgrade.authoring.selftest import report, selftest
+    from dlgrade.batch.tables import show
 
     rows = [row for a in assignments(args.assignment) for row in selftest(a)]
-    print(format_rows(rows))
+    show(*report(rows))
     return 0 if all(r.ok for r in rows) else 1
 
 

@@ -43,13 +43,15 @@ def build_notebook(assignment: Assignment, stub_source: str, lang: str = DEFAULT
     text, t = assignment_text(assignment, lang), Messages(lang)
     targets = [q.target for q in assignment.questions]
     header, chunks = split_questions(stub_source, targets)
-    cells = [new_markdown_cell(f"# {text.title}\n\n{text.intro}".strip()), new_code_cell(header)]
+    cells = [new_markdown_cell(f"# {text.title}\n\n{text.intro}".strip() + "\n\n" + t("notebook.setup")),
+             new_code_cell(header)]
     for target, chunk in zip(targets, chunks):
         question = text.questions[target]
         cells.append(new_markdown_cell(f"## {question.title}\n\n{question.instructions}"))
         cells.append(new_code_cell(chunk))
         cells.append(new_code_cell(check_cell_source(target, t), metadata={"tags": [CHECK_TAG]}))
-    cells.append(new_markdown_cell(t("notebook.submit", module=assignment.module_name).strip()))
+    cells.append(new_markdown_cell(t("notebook.submit", module=assignment.module_name,
+                                     hidden=t("handout.hidden")).strip()))
     for index, cell in enumerate(cells):
         cell["id"] = f"{assignment.name}-{index:02d}"
     nb = new_notebook(cells=cells)

@@ -9,9 +9,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.table import Table
+
 from dlgrade.authoring.registry import Assignment
 from dlgrade.authoring.template import make_stub
 from dlgrade.batch.entries import Entry, read_results
+from dlgrade.batch.tables import add_row, new_table
 from dlgrade.grading.child import run_graders
 from dlgrade.grading.oracle import ReferenceOracle
 from dlgrade.grading.results import MISTAKES_KEY
@@ -82,28 +85,28 @@ def selftest(assignment: Assignment) -> list[Row]:
     return rows
 
 
-def format_rows(rows: list[Row]) -> str:
-    """A plain-text table of self-test rows."""
-    header = f"{'assignment':<11} {'variant':<40} {'score':>11}  {'must':<28} result"
-    lines = [header, "-" * len(header)]
-    for r in rows:
-        score = f"{r.score:g}/{r.max_score:g}"
-        status = "ok" if r.ok else f"WRONG {r.note}".rstrip()
-        lines.append(f"{r.assignment:<11} {r.variant:<40} {score:>11}  {r.expectation:<28} {status}")
+def report(rows: list[Row]) -> list[Table | str]:
+    """What ``selftest`` prints: a table of the rows, how many are as expected, the hint coverage."""
     bad = sum(not r.ok for r in rows)
-    lines.append(f"{len(rows) - bad} of {len(rows)} rows as expected.")
-    lines.append("")
-    lines.append(hint_coverage(rows))
-    return "\n".join(lines)
+    return [rows_table(rows), f"{len(rows) - bad} of {len(rows)} rows as expected.", "", hint_coverage(rows)]
 
 
-def hint_coverage(rows: list[Row]) -> str:
+def rows_table(rows: list[Row]) -> Table:
+    """The self-test's rows: assignment, variant, score, what it must do, whether it did."""
+    table = new_table("assignment", "variant", "score", "must", "result", right=("score",))
+    for r in rows:
+        add_row(table, r.assignment, r.variant, f"{r.score:g}/{r.max_score:g}", r.expectation,
+                "ok" if r.ok else f"WRONG {r.note}".rstrip())
+    return table
+
+
+def hint_coverage(rows: list[Row]) -> Table:
     """Per assignment: how many catalogued mistakes get their own hint, a factor hint, either."""
-    header = f"{'assignment':<11} {'mistakes':>8} {'own hint':>9} {'factor hint':>12} {'either':>7}"
-    lines = [header, "-" * len(header)]
+    counts = ("mistakes", "own hint", "factor hint", "either")
+    table = new_table("assignment", *counts, right=counts)
     for name in dict.fromkeys(r.assignment for r in rows):
         mine = [r for r in rows if r.assignment == name and r.variant.startswith("mistake:")]
         own, factor = sum(r.own_hint for r in mine), sum(r.factor_hint for r in mine)
         either = sum(r.own_hint or r.factor_hint for r in mine)
-        lines.append(f"{name:<11} {len(mine):>8} {own:>9} {factor:>12} {either:>7}")
-    return "\n".join(lines)
+        add_row(table, name, len(mine), own, factor, either)
+    return table

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dlgrade.authoring.registry import ASSIGNMENTS, Assignment, get_assignment
-from dlgrade.cli import positive_int, positive_seconds
+from dlgrade.cli import creatable_folder, positive_int, positive_seconds
 from dlgrade.grading.options import JOBS_PER_SESSION, GradingOptions, default_jobs
 from dlgrade.judging.i18n import DEFAULT_LANG, LANGS
 from dlgrade.supervisor.policy import POLICY
@@ -72,14 +72,17 @@ def announce_confinement(allow_unconfined: bool = False) -> None:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from dlgrade.batch.gradebook import score_table
+    from dlgrade.batch.run import checked_paths
+    from dlgrade.batch.tables import show
 
-    assignment = get_assignment(args.assignment)
+    assignment = get_assignment(args.assignment)  # every argument checked before any work
+    out = creatable_folder(Path(args.out))
+    paths = checked_paths([Path(p) for p in args.submissions])
     announce_confinement(args.allow_unconfined)
-    out = Path(args.out)
     options = GradingOptions(timeout=args.timeout, budget=args.budget, jobs=args.jobs or default_jobs(), sessions=args.sessions,
                              lang=args.lang)
-    batch = grade_with_progress(assignment, [Path(p) for p in args.submissions], out, options)
-    print(score_table(batch))
+    batch = grade_with_progress(assignment, paths, out, options)
+    show(score_table(batch))
     print(f"Results: {out / '<name>' / 'results.json'}; gradebook: {out / 'gradebook.csv'}")
     print(f"Report: {out / 'report.html'}")
     return 0
@@ -88,18 +91,20 @@ def cmd_grade(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from dlgrade.authoring import commands as authoring
     from dlgrade.batch.gradebook import score_table
+    from dlgrade.batch.tables import show
     from dlgrade.packaging import commands as packaging
 
+    out = creatable_folder(Path(args.out))  # both folders checked before a minute of work
+    creatable_folder(Path(args.dist))
+    announce_confinement()
     status = authoring.cmd_selftest(argparse.Namespace(assignment=None))
     print(f"\nBuilding the course files into {args.dist}/:")
     packaging.cmd_build(argparse.Namespace(out=args.dist, assignment=None, lang=DEFAULT_LANG))
-    out = Path(args.out)
-    announce_confinement()
     reports = []
     for assignment in authoring.assignments(None):
         samples = assignment.scenarios
         print(f"\nGrading the {len(samples)} sample submissions of {assignment.name} as one batch:")
-        print(score_table(grade_with_progress(assignment, samples, out / assignment.name)))
+        show(score_table(grade_with_progress(assignment, samples, out / assignment.name)))
         reports.append(out / assignment.name / "report.html")
         print(f"Report: {reports[-1]}")
     print(f"\nResults, gradebooks and reports are in {out}/; open {' and '.join(map(str, reports))} in a browser")

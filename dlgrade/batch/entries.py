@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from dlgrade.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,39 @@ def uniquify(bases: list[str]) -> list[str]:
         used.add(name.casefold())
         names.append(name)
     return names
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    """What makes two spellings of a path the same file or folder (``a.py``, ``./a.py``, a link to it)."""
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
+
+
+def given_once(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """``paths`` with each file or folder once, in the order first given, however it was spelled;
+    and a note per one given more than once (it is graded once)."""
+    first: dict[tuple[int, int], Path] = {}
+    spellings: dict[tuple[int, int], list[str]] = {}
+    for path in paths:
+        key = _identity(path)
+        first.setdefault(key, path)
+        spellings.setdefault(key, []).append(str(path))
+    notes = []
+    for key, seen in spellings.items():
+        if len(seen) > 1:
+            times = "twice" if len(seen) == 2 else f"{len(seen)} times"
+            others = sorted(set(seen) - {seen[0]})
+            also = f" (also as {', '.join(others)})" if others else ""
+            notes.append(f"{seen[0]} given {times}{also}; graded once")
+    return list(first.values()), notes
+
+
+def existing(paths: list[Path]) -> list[Path]:
+    """``paths``, each checked to exist (a one-line :class:`UsageError` for the first that does not)."""
+    for path in paths:
+        if not os.path.exists(path):
+            raise UsageError(f"no such file or folder: {path}")
+    return paths
 
 
 def read_results(results_dir: Path, entries: list[Entry]) -> dict[str, dict | None]:

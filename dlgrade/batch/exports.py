@@ -54,6 +54,21 @@ def _zip_names(path: Path) -> list[str] | None:
         return None  # not a readable zip: graded (and reported) as an ordinary submission
 
 
+def is_zip_name(path: Path) -> bool:
+    """Whether ``path`` is named as a zip (``.zip``, any case)."""
+    return path.suffix.lower() == ".zip"
+
+
+def check_zip(path: Path) -> None:
+    """A one-line :class:`UsageError` naming ``path`` when it is not a zip that can be opened
+    (corrupt, truncated, another kind of file); an unreadable one raises its :class:`OSError`."""
+    try:
+        with zipfile.ZipFile(path):
+            pass
+    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+        raise UsageError(f"{path}: not a readable zip file ({exc or type(exc).__name__})") from None
+
+
 def metadata_path(path: Path) -> str | None:
     """Where ``submission_metadata.yml`` is inside ``path`` (None when it is not an export)."""
     if path.is_dir():
@@ -64,7 +79,7 @@ def metadata_path(path: Path) -> str | None:
         except OSError:
             return None
         return _metadata_in_names(names)
-    if path.is_file() and path.suffix.lower() == ".zip":
+    if path.is_file() and is_zip_name(path):
         names = _zip_names(path)
         return _metadata_in_names(names) if names else None
     return None

@@ -4,9 +4,13 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dlgrade.batch.entries import Entry
 from dlgrade.grading.results import MISTAKES_KEY
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 FIXED_COLUMNS = ["name", "email", "score", "max_score"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -95,13 +99,17 @@ def write_gradebook(path: Path, batch: list[Graded]) -> None:
                              *(f"{points[c]:g}" if c in points else "" for c in columns)])
 
 
-def score_table(batch: list[Graded]) -> str:
-    """Plain-text table: name, score, tests passed."""
-    width = max([len(g.entry.display) for g in batch] + [10])
-    lines = [f"{'submission':<{width}}  {'score':>11}  passed", "-" * (width + 22)]
+def score_table(batch: list[Graded]) -> Table:
+    """The table ``grade`` prints: name, score, tests passed; and each row's results folder when
+    a name is not its folder's (a Gradescope export: two students of the same name differ there)."""
+    from dlgrade.batch.tables import add_row, new_table
+
+    folders = any(g.entry.display != g.entry.name for g in batch)
+    table = new_table("submission", *(["results folder"] if folders else []), "score", "passed",
+                      right=("score", "passed"))
     for graded in batch:
         result, tests = graded.results, graded.tests
         passed = sum(t.get("status") == "passed" for t in tests)
-        lines.append(f"{graded.entry.display:<{width}}  {result['score']:>5g}/{result.get('max_score', 0):<5g}"
-                     f"  {passed}/{len(tests)}")
-    return "\n".join(lines)
+        add_row(table, graded.entry.display, *([graded.entry.name] if folders else []),
+                f"{result.get('score', 0):g}/{result.get('max_score', 0):g}", f"{passed}/{len(tests)}")
+    return table

@@ -12,22 +12,37 @@ from __future__ import annotations
 import tempfile
 import threading
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from dlgrade.authoring.registry import Assignment
-from dlgrade.batch.exports import expand_export, is_export
+from dlgrade.batch.exports import check_zip, expand_export, is_export, is_zip_name
 from dlgrade.batch.gradebook import Graded, score_table, write_gradebook
-from dlgrade.errors import UsageError
-from dlgrade.batch.entries import Entry, read_results, safe_name, submission_name, uniquify
+from dlgrade.cli import note
+from dlgrade.errors import GradingFailed, UsageError
+from dlgrade.batch.entries import Entry, existing, given_once, read_results, safe_name, submission_name, uniquify
 from dlgrade.grading.child import run_graders
 from dlgrade.grading.options import GradingOptions
 from dlgrade.grading.results import TestResult, gradescope_results, write_results
 
-__all__ = ["grade", "grade_batch", "collect_entries", "split_chunks", "score_table", "write_gradebook"]
+__all__ = ["grade", "grade_batch", "checked_paths", "collect_entries", "split_chunks", "score_table", "write_gradebook"]
 
 ProgressCallback = Callable[[Entry, dict], None]
 POLL_S = 0.2
+
+
+def checked_paths(paths: list[Path]) -> list[Path]:
+    """The submissions to grade, checked before any work: each exists and each zip opens (else
+    a one-line :class:`UsageError` naming it); each file or folder once, however spelled (a note
+    on stderr for one given twice)."""
+    unique, notes = given_once(existing(paths))
+    for text in notes:
+        note(text)
+    for path in unique:
+        if path.is_file() and is_zip_name(path):
+            check_zip(path)
+    return unique
 
 
 def collect_entries(paths: list[Path], workdir: Path) -> list[Entry]:
@@ -61,23 +76,47 @@ def _failed_run(entry: Entry, why: str) -> dict:
     return gradescope_results([test], f"not graded: {entry.path.name}")  # our words first
 
 
+@dataclass
+class ChunkOutcome:
+    """What grading a chunk gave: every entry's results, the sessions' output, and the entries
+    the grading machinery itself failed (a session that could not start or failed before
+    grading them: no fault of theirs), each with why."""
+
+    results: dict[str, dict] = field(default_factory=dict)
+    logs: list[str] = field(default_factory=list)
+    not_run: dict[str, str] = field(default_factory=dict)
+
+
+def _what_it_said(text: str) -> str:
+    """What a failed process said: the last line of ``text`` that names an error, else its last
+    line; at most 200 characters ('' for no output)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return (errors or lines or [""])[-1][:200]
+
+
 def _grade_chunk(assignment: Assignment, entries: list[Entry], out_dir: Path, options: GradingOptions,
-                 stop: threading.Event) -> tuple[dict[str, dict], list[str]]:
+                 stop: threading.Event) -> ChunkOutcome:
     """Grade ``entries`` in one pytest session (more after a killed one); every entry gets a results file."""
-    results: dict[str, dict] = {}
-    pending, logs = entries, []
+    outcome = ChunkOutcome()
+    results, logs, pending = outcome.results, outcome.logs, entries
 
     def fail(entry: Entry, why: str) -> None:  # written now, so that progress sees it
         results[entry.name] = _failed_run(entry, why)
         write_results(out_dir / entry.name / "results.json", results[entry.name])
+
+    def not_graded(entry: Entry, why: str, detail: str) -> None:  # the machinery failed, not the submission
+        fail(entry, why)
+        outcome.not_run[entry.name] = detail
 
     while pending and not stop.is_set():
         try:
             proc = run_graders(assignment, pending, out_dir, options)
         except OSError as exc:
             logs.append(f"could not start the graders: {exc}")
+            why = f"the grading run could not start ({exc})"
             for entry in pending:
-                fail(entry, f"the grading run could not start ({exc})")
+                not_graded(entry, why, why)
             break
         logs.append(proc.stdout + proc.stderr)
         results.update({k: v for k, v in read_results(out_dir, pending).items() if v is not None})
@@ -90,10 +129,13 @@ def _grade_chunk(assignment: Assignment, entries: list[Entry], out_dir: Path, op
             culprit, pending = pending[0], pending[1:]
             fail(culprit, f"the grading process was killed (signal {-proc.returncode}) while grading it")
         else:
+            status = f"pytest exit status {proc.returncode}"
+            said = _what_it_said(proc.stderr) or _what_it_said(proc.stdout)
+            detail = f"the grading run failed ({status}{f': {said}' if said else ''})"
             for entry in pending:  # the graders themselves failed: still give a results file
-                fail(entry, f"the grading run failed (pytest exit status {proc.returncode}); see grading.log")
+                not_graded(entry, f"the grading run failed ({status}); see grading.log", detail)
             pending = []
-    return results, logs
+    return outcome
 
 
 def _follow(futures: list[Future], entries: list[Entry], out_dir: Path,
@@ -127,11 +169,12 @@ def grade_batch(assignment: Assignment, paths: list[Path], out_dir: Path, option
     Writes ``out_dir/<name>/results.json``, ``gradebook.csv``, ``grading.log`` and, with
     ``report``, ``report.html``, ``scores.png`` and ``<name>/feedback.html``. ``on_start(total)``
     is called once the submissions are known, ``progress(entry, results)`` as each one finishes.
+    Raises :class:`~dlgrade.errors.GradingFailed` when the grading machinery graded none of them
+    (its sessions could not start, or failed before grading anything): a broken submission is
+    no such failure, it scores 0 on what it broke.
     """
     options = options or GradingOptions()
-    missing = [p for p in paths if not p.exists()]
-    if missing:
-        raise UsageError(f"no such file or folder: {missing[0]}")
+    paths = checked_paths(paths)
     if report:  # import the report's plotting library while the graders run, not after them
         threading.Thread(target=_import_report, daemon=True, name="dlgrade-import-report").start()
     with tempfile.TemporaryDirectory(prefix="dlgrade-exports-") as tmp:
@@ -155,18 +198,25 @@ def grade_batch(assignment: Assignment, paths: list[Path], out_dir: Path, option
                 stop.set()
                 raise
         results: dict[str, dict] = {}
+        not_run: dict[str, str] = {}
         logs = []
         for number, future in enumerate(futures, start=1):
-            chunk_results, chunk_logs = future.result()
-            results.update(chunk_results)
-            logs += [f"=== session {number}.{run} ===\n{log}" for run, log in enumerate(chunk_logs, start=1)]
+            outcome = future.result()
+            results.update(outcome.results)
+            not_run.update(outcome.not_run)
+            logs += [f"=== session {number}.{run} ===\n{log}" for run, log in enumerate(outcome.logs, start=1)]
     (out_dir / "grading.log").write_text("\n".join(logs))
+    if len(not_run) == len(entries):
+        raise GradingFailed(f"no submission could be graded: {next(iter(not_run.values()))}; "
+                            f"see {out_dir / 'grading.log'}")
     batch = [Graded(e, results[e.name]) for e in entries]
     write_gradebook(out_dir / "gradebook.csv", batch)
     if report:
+        from dlgrade.authoring.translations import assignment_text
         from dlgrade.batch.report import write_report
 
-        write_report(out_dir, batch, f"{assignment.name}: grading report")
+        write_report(out_dir, batch, f"{assignment.name}: grading report", options.lang,
+                     assignment_text(assignment, options.lang).title, questions=assignment.questions)
     return batch
 
 

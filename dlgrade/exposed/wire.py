@@ -159,6 +159,9 @@ def exception_answer(where: Where, exc: BaseException) -> ErrorAnswer:
         last = student_frames[-1]
         location = f" (line {last.lineno}: {(last.line or '').strip()})"
     message = f"{type(exc).__name__}: {exc}".strip()
+    if isinstance(exc, SyntaxError) and exc.text and exc.text.strip():  # the code never ran: no frame of it
+        location = f" (line {exc.lineno}: {exc.text.strip()})"
+        message = f"{type(exc).__name__}: {exc.msg}"
     if isinstance(exc, SystemExit):
         message = f"SystemExit({exc.code!r}): your code called sys.exit()/exit()"
     if isinstance(exc, NotImplementedError):

@@ -300,13 +300,14 @@ class GradingRun(GraderRun):
 
     def _failed(self, tests: list[RecordedTest], entry: dict, exc: BaseException) -> list[TestResult]:
         """Every test at 0 with one line saying why; the traceback goes to the log (grading.log)."""
+        from dlgrade.grading.scoring import checked_target
         from dlgrade.supervisor.submission import one_line
 
         print(f"dlgrade: grading {entry['name']} failed:", file=sys.stderr)
         traceback.print_exception(exc, file=sys.stderr)
         why = Messages(self.lang)("grading.submission_failed",
                                   error=one_line(f"{type(exc).__name__}: {exc}"))
-        return [TestResult(t.name, 0.0, t.points, why, t.visibility) for t in tests]
+        return [TestResult(t.name, 0.0, t.points, why, t.visibility, target=checked_target(t)) for t in tests]
 
     def _prefetcher(self, reference: ReferenceOracle, entry: dict, plan: RequestPlan) -> AnswerPrefetcher:
         """The prefetcher of the submission ``entry`` (none of its code runs until it is started)."""

@@ -20,17 +20,19 @@ from dlgrade.judging.i18n import DEFAULT_LANG, Messages
 from dlgrade.judging.replay import HIDDEN, PUBLIC
 from dlgrade.judging.student_text import TEST_OUTPUT_CHARS, cap, fit, heading
 
-__all__ = ["HIDDEN", "MISTAKES_KEY", "PUBLIC", "TestResult", "gradescope_results", "write_results"]
+__all__ = ["HIDDEN", "MISTAKES_KEY", "PUBLIC", "TARGET_KEY", "TestResult", "gradescope_results", "write_results"]
 
 MISTAKES_KEY = "dlgrade_mistakes"  # a test's extra_data: {"assignment": name, "ids": [mistake id, ...],
 # "factors": [factor finding, ...]} (see dlgrade.grading.diagnosis)
+TARGET_KEY = "dlgrade_target"  # a test's extra_data: the function or class it checks (its question's target)
 
 
 @dataclass
 class TestResult:
     """One graded test of one submission; ``mistakes``: the ids of the catalogued mistakes (of
     ``assignment``'s catalogue) its failing answer reproduces, whose hints its output gives;
-    ``factors``: what the failure depends on (the factor diagnosis' findings)."""
+    ``factors``: what the failure depends on (the factor diagnosis' findings); ``target``: the
+    function or class the test checks (the report groups tests by it, question by question)."""
 
     name: str
     score: float
@@ -41,6 +43,7 @@ class TestResult:
     mistakes: tuple[str, ...] = ()
     assignment: str = ""
     factors: tuple[str, ...] = ()
+    target: str = ""
 
     @property
     def passed(self) -> bool:
@@ -50,11 +53,16 @@ class TestResult:
         entry = {"name": self.name, "number": str(number), "score": self.score,
                  "max_score": self.max_score, "output": self.output, "visibility": self.visibility,
                  "status": "passed" if self.passed else "failed"}
+        extra: dict = {}
         if self.mistakes or self.factors:
             found = {"assignment": self.assignment, "ids": list(self.mistakes)}
             if self.factors:
                 found["factors"] = list(self.factors)
-            entry["extra_data"] = {MISTAKES_KEY: found}
+            extra[MISTAKES_KEY] = found
+        if self.target:
+            extra[TARGET_KEY] = self.target
+        if extra:
+            entry["extra_data"] = extra
         return entry
 
 
@@ -66,7 +74,8 @@ def gradescope_results(tests: list[TestResult], header: str = "", execution_time
     t = Messages(lang)
     score = round(sum(r.score for r in tests), 6)
     max_score = round(sum(r.max_score for r in tests), 6)
-    output = (heading(header, t=t) + "\n" if header else "") + f"Score: {score:g} / {max_score:g}"
+    output = (heading(header, t=t) + "\n" if header else "") + t("results.score", score=f"{score:g}",
+                                                                   max_score=f"{max_score:g}")
     output, *outputs = fit([output, *(cap(r.output, TEST_OUTPUT_CHARS, t) for r in tests)], t=t)
     entries = [r.to_gradescope(i) for i, r in enumerate(tests, start=1)]
     for entry, text in zip(entries, outputs):

@@ -13,6 +13,7 @@ student's) is added to every failing test's feedback quoted and capped
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 from dlgrade.exposed import wire
@@ -23,6 +24,13 @@ from dlgrade.judging.feedback import Verdict
 from dlgrade.judging.i18n import Messages
 from dlgrade.judging.replay import RecordedCheck, RecordedTest, first_failure
 from dlgrade.judging.student_text import quote
+
+
+def checked_target(test: RecordedTest) -> str:
+    """The function or class ``test`` checks: the target its checks' requests name most often
+    ('' when none names one)."""
+    targets = Counter(str(c.request["target"]) for c in test.checks if c.request.get("target"))
+    return targets.most_common(1)[0][0] if targets else ""
 
 
 def score_submission(tests: list[RecordedTest], reference: ReferenceOracle, ask: Callable[[dict], wire.Answer],
@@ -40,17 +48,19 @@ def score_submission(tests: list[RecordedTest], reference: ReferenceOracle, ask:
 
     results = []
     for test in tests:
+        target = checked_target(test)
         if test.error is not None:
-            results.append(TestResult(test.name, 0.0, test.points, test.error, test.visibility))
+            results.append(TestResult(test.name, 0.0, test.points, test.error, test.visibility, target=target))
             continue
         verdict = first_failure(test.checks, ask, judged)
         if verdict is None:
             results.append(TestResult(test.name, test.points, test.points, "passed", test.visibility,
-                                      assignment=name))
+                                      assignment=name, target=target))
             continue
         message = verdict.message
         if extra := context():
             message += "\n" + t("feedback.load_errors") + "\n" + quote(extra, t=t)
         results.append(TestResult(test.name, 0.0, test.points, message, test.visibility,
-                                  mistakes=verdict.mistakes, factors=verdict.factors, assignment=name))
+                                  mistakes=verdict.mistakes, factors=verdict.factors, assignment=name,
+                                  target=target))
     return results

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dlgrade.errors import WorkerTimeout
 from dlgrade.exposed import execute, tensorio, wire
 from dlgrade.judging import feedback
 from dlgrade.judging.diagnosis import Finding, findings
@@ -96,16 +97,24 @@ def load_checks(path: Path) -> ChecksFile:
 
 
 def run_checks(checks: ChecksFile, target: Callable[[dict], wire.Answer],
-               only: str | None = None) -> list[CheckResult]:
-    """Run every recorded public grader (or those for target ``only``) against ``target``."""
+               only: str | None = None, on_result: Callable[[CheckResult], None] | None = None) -> list[CheckResult]:
+    """Run every recorded public grader (or those for target ``only``) against ``target``;
+    ``on_result`` hears each result as soon as it is known. Once a call into a function timed out,
+    the later calls into it are not made (each would wait as long): they fail saying so."""
+    t = Messages(checks.lang)
+    timed_out: set[str] = set()
 
     def ask(request: dict) -> wire.Answer:
+        name = str(request.get("target", ""))
+        if name in timed_out:
+            return wire.error_answer(wire.Where.RUNNING, t("checks.not_run_after_timeout", target=name))
         try:
             return target(request)
-        except Exception as exc:  # the worker died or timed out: report it like a failure
+        except WorkerTimeout as exc:
+            timed_out.add(name)
             return wire.error_answer(wire.Where.RUNNING, str(exc))
-
-    t = Messages(checks.lang)
+        except Exception as exc:  # the worker died: report it like a failure
+            return wire.error_answer(wire.Where.RUNNING, str(exc))
 
     def judge(check: RecordedCheck, actual: wire.Answer) -> str | None:
         mistakes = [(mistake_id, checks.hints[mistake_id], answer) for mistake_id, answer in check.mistakes or ()]
@@ -121,20 +130,28 @@ def run_checks(checks: ChecksFile, target: Callable[[dict], wire.Answer],
     for test in checks.tests:
         if only is None or any(c.request["target"] == only for c in test.checks):
             results.append(CheckResult(test.name, test.points, first_failure(test.checks, ask, judge)))
+            if on_result is not None:
+                on_result(results[-1])
     return results
+
+
+def format_result(result: CheckResult, lang: str = DEFAULT_LANG) -> str:
+    """A check's line, and its feedback (indented) when it fails, in ``lang``."""
+    t = Messages(lang)
+    mark = "PASS" if result.passed else "FAIL"
+    lines = [t("checks.line", mark=mark, name=result.name, points=f"{result.points:g}")]
+    lines += ["    " + line for line in (result.message or "").splitlines()]
+    return "\n".join(lines)
+
+
+def format_summary(results: list[CheckResult], lang: str = DEFAULT_LANG) -> str:
+    """The last line: how many checks passed, in ``lang``."""
+    return Messages(lang)("checks.summary", passed=sum(r.passed for r in results), total=len(results))
 
 
 def format_report(results: list[CheckResult], lang: str = DEFAULT_LANG) -> str:
     """One line per check (with its feedback when it fails) and a summary line, in ``lang``."""
-    t = Messages(lang)
-    lines = []
-    for result in results:
-        mark = "PASS" if result.passed else "FAIL"
-        lines.append(t("checks.line", mark=mark, name=result.name, points=f"{result.points:g}"))
-        if result.message:
-            lines += ["    " + line for line in result.message.splitlines()]
-    lines.append(t("checks.summary", passed=sum(r.passed for r in results), total=len(results)))
-    return "\n".join(lines)
+    return "\n".join([*(format_result(r, lang) for r in results), format_summary(results, lang)])
 
 
 def find_checks_file(module_name: str, start: Path | None = None) -> Path:
@@ -145,12 +162,13 @@ def find_checks_file(module_name: str, start: Path | None = None) -> Path:
     return path
 
 
-def check(target: str, namespace: Mapping[str, Any], checks_file: str | Path | None = None) -> bool:
-    """Notebook check cell: run the public checks for ``target`` on the notebook's own objects."""
+def check(target: str, namespace: Mapping[str, Any], checks_file: str | Path | None = None) -> None:
+    """Notebook check cell: run the public checks for ``target`` on the notebook's own objects,
+    printing each result as it comes. Returns nothing, so the cell shows no value after the report."""
     checks = load_checks(Path(checks_file) if checks_file else _guess_checks_file())
-    results = run_checks(checks, lambda request: execute.run(namespace, request, checks.forbidden), only=target)
-    print(format_report(results, checks.lang))
-    return all(r.passed for r in results)
+    results = run_checks(checks, lambda request: execute.run(namespace, request, checks.forbidden), only=target,
+                         on_result=lambda result: print(format_result(result, checks.lang), flush=True))
+    print(format_summary(results, checks.lang))
 
 
 def _guess_checks_file() -> Path:

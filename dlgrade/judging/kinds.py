@@ -76,9 +76,14 @@ def _names(value: Any) -> str:
 
 
 def _error(actual: dict, t: Messages) -> str:
-    """An error answer's problem: where it happened (ours), then its message, quoted."""
-    where = inline(t.where(str(actual.get("where", wire.Where.RUNNING))), t=t)
-    return t("feedback.error_while", error=quote(actual.get("error", "failed"), t=t), where=where)
+    """An error answer's problem: where it happened (ours), then its message, quoted. A failure
+    while running (the worker timed out, died, was stopped) is said by a message of the worker
+    client's own that already tells what was going on: no "while ..." is added to it."""
+    where = str(actual.get("where", wire.Where.RUNNING))
+    error = quote(actual.get("error", "failed"), t=t)
+    if where == wire.Where.RUNNING:
+        return t("feedback.error", error=error)
+    return t("feedback.error_while", error=error, where=inline(t.where(where), t=t))
 
 
 def _kind(kind: Any, t: Messages) -> str:

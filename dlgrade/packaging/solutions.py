@@ -4,9 +4,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from nbclient import NotebookClient
-
 from dlgrade.authoring.generate import solved
+from dlgrade.authoring.kernels import execute_notebook
 from dlgrade.authoring.notebook import build_notebook, notebook_text
 from dlgrade.authoring.registry import Assignment
 from dlgrade.judging.i18n import DEFAULT_LANG
@@ -19,9 +18,8 @@ def executed_reference_notebook(assignment: Assignment, checks: bytes, lang: str
     nb = build_notebook(assignment, solved(assignment, lang), lang)
     with tempfile.TemporaryDirectory(prefix="dlgrade-solutions-") as tmp:
         (Path(tmp) / assignment.checks_filename).write_bytes(checks)
-        client = NotebookClient(nb, timeout=300, kernel_name="python3", record_timing=False,
-                                resources={"metadata": {"path": tmp}})
-        client.execute()
+        # one stream output per cell, however the kernel batched the streamed lines: reproducible
+        execute_notebook(nb, tmp, timeout=300, record_timing=False, coalesce_streams=True)
     for cell in nb.cells:  # reproducible output: nothing machine- or run-specific
         cell.get("metadata", {}).pop("execution", None)
     nb.metadata.pop("widgets", None)

@@ -11,7 +11,14 @@ from dlgrade.errors import UsageError
 from dlgrade.judging.i18n import DEFAULT_LANG, Messages
 from dlgrade.packaging.vendor import handout_files
 
+# What the checker needs, and nothing a student has already: pip keeps an installed torch in the
+# range (it never reinstalls a satisfied requirement), and without one the extra index makes it
+# take PyTorch's CPU build (its "+cpu" versions sort above PyPI's, which are CUDA builds on Linux).
 REQUIREMENTS = """\
+# pip install -r requirements.txt: keeps the torch you have (2.2 or newer); without one, installs
+# PyTorch's CPU build (about 200 MB) instead of the several-GB CUDA build a plain `pip install torch`
+# gets on Linux. To open the notebook: `pip install jupyterlab`, or VS Code's Jupyter extension.
+--extra-index-url https://download.pytorch.org/whl/cpu
 torch>=2.2,<3
 numpy>=1.26
 nbformat>=5.9
@@ -41,8 +48,9 @@ def student_members(assignment: Assignment, lang: str = DEFAULT_LANG) -> dict[st
         members[name] = text
     members[assignment.checks_filename] = _checks(assignment, lang)
     members["requirements.txt"] = REQUIREMENTS
-    members["README.md"] = Messages(lang)("handout.readme", title=assignment_text(assignment, lang).title,
-                                          m=assignment.module_name)
+    t = Messages(lang)
+    members["README.md"] = t("handout.readme", title=assignment_text(assignment, lang).title,
+                             m=assignment.module_name, hidden=t("handout.hidden"))
     members.update(handout_files())
     return {f"{assignment.name}/{name}": data for name, data in members.items()}
 

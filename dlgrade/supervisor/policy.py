@@ -21,6 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import dlgrade
+from dlgrade.exposed import platform_support
 
 
 class Mode(StrEnum):
@@ -224,9 +225,12 @@ class Policy:
         existing = [p for place in self.read_only for p in where(place) if p.exists()]
         return sorted({p for p in existing if not any(q in p.parents for q in existing)})
 
-    def worker_uid(self, mode: Mode) -> int:
-        """The uid a worker runs as in ``mode`` (in ``container``, the first of its range)."""
-        return self.uid if mode is Mode.DROP else self.container_uids[0] if mode is Mode.CONTAINER else os.geteuid()
+    def worker_uid(self, mode: Mode) -> int | None:
+        """The uid a worker runs as in ``mode`` (in ``container``, the first of its range; None
+        where there are no uids)."""
+        if mode is Mode.DROP:
+            return self.uid
+        return self.container_uids[0] if mode is Mode.CONTAINER else platform_support.effective_uid()
 
     def landlock_paths(self) -> list[Path]:
         """What Landlock leaves readable on this machine."""

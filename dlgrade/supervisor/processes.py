@@ -3,9 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dlgrade.exposed import platform_support
 
-def count_processes(uid: int) -> int:
-    """Processes and threads that ``uid`` runs now (what RLIMIT_NPROC counts)."""
+
+def count_processes(uid: int | None) -> int:
+    """Processes and threads that ``uid`` runs now (what RLIMIT_NPROC counts); 0 where that cannot
+    be known (no uids, no ``/proc``: the worker then sets no process limit, see
+    :func:`dlgrade.worker.limits.apply`)."""
+    if uid is None or not platform_support.has_proc():
+        return 0
     total = 0
     for status in Path("/proc").glob("[0-9]*/status"):
         try:

@@ -11,6 +11,7 @@ CHECK_TAG = "dlgrade-check"
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
 # cell magics whose body is ordinary Python that IPython runs: the body is kept, the magic dropped
 PYTHON_BODY_CELL_MAGICS = {"time", "timeit", "capture", "prun", "memit", "memprofile"}
+MAX_LISTED = 10  # code files named when none is the one wanted
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,27 @@ def _chunks_for(name: str, data: bytes) -> list[Chunk]:
     return [Chunk(name, text)]
 
 
+def _code_files(names: list[str]) -> list[str]:
+    """The ``.py`` and ``.ipynb`` files among ``names`` (paths inside a folder or zip), hidden
+    ones and macOS's ``__MACOSX`` left out."""
+    return [n for n in names if n.endswith((".py", ".ipynb"))
+            and not any(part.startswith(".") or part == "__MACOSX" for part in PurePosixPath(n).parts)]
+
+
+def _candidates(names: list[str], limit: int = MAX_LISTED) -> str:
+    """What a folder or zip without the wanted file holds instead: its code files (the first
+    ``limit``, sorted, non-printable characters shown as ``?``), else that it holds none."""
+    code = sorted(_code_files(names))
+    if not code:
+        return "it holds no .py or .ipynb file"
+    shown = ", ".join("".join(c if c.isprintable() else "?" for c in n) for n in code[:limit])
+    more = f" and {len(code) - limit} more" if len(code) > limit else ""
+    return f"it holds {shown}{more}"
+
+
 def _pick(names: list[str], module_name: str) -> str | None:
     """Choose the submission file among ``names`` (paths inside a folder or zip)."""
-    code = [n for n in names if n.endswith((".py", ".ipynb"))
-            and not any(part.startswith(".") or part == "__MACOSX" for part in PurePosixPath(n).parts)]
+    code = _code_files(names)
     for wanted in (f"{module_name}.py", f"{module_name}.ipynb"):
         exact = sorted((n for n in code if PurePosixPath(n).name == wanted), key=len)
         if exact:
@@ -97,9 +115,13 @@ def one_line(text: str, limit: int = 300) -> str:
 def pick_file(folder: Path, module_name: str) -> Path | None:
     """The file in ``folder`` (searched through) that would be graded: ``<module_name>.py`` or
     ``.ipynb``, else its one code file; None when there is none, or several."""
-    files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and not p.is_symlink()]
-    chosen = _pick(files, module_name)
+    chosen = _pick(_files_in(folder), module_name)
     return None if chosen is None else folder / chosen
+
+
+def _files_in(folder: Path) -> list[str]:
+    """The files in ``folder`` (searched through, links left out), as POSIX paths inside it."""
+    return [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and not p.is_symlink()]
 
 
 def load_submission(path: Path, module_name: str, name: str | None = None) -> Submission:
@@ -116,14 +138,16 @@ def load_submission(path: Path, module_name: str, name: str | None = None) -> Su
         if path.is_dir():  # links are not followed: one could point at the reference
             chosen_path = pick_file(path, module_name)
             if chosen_path is None:
-                return Submission(name, path=path, problem=f"no {wanted} found in the folder")
+                return Submission(name, path=path,
+                                  problem=f"no {wanted} found in the folder ({_candidates(_files_in(path))})")
             chosen = chosen_path.relative_to(path).as_posix()
             return Submission(name, _chunks_for(chosen, chosen_path.read_bytes()), chosen_path)
         if path.suffix == ".zip":
             with zipfile.ZipFile(path) as zf:
-                chosen = _pick([i.filename for i in zf.infolist() if not i.is_dir()], module_name)
+                members = [i.filename for i in zf.infolist() if not i.is_dir()]
+                chosen = _pick(members, module_name)
                 if chosen is None:
-                    return Submission(name, path=path, problem=f"no {wanted} found in the zip")
+                    return Submission(name, path=path, problem=f"no {wanted} found in the zip ({_candidates(members)})")
                 return Submission(name, _chunks_for(chosen, zf.read(chosen)), path)
         if path.suffix in (".py", ".ipynb"):
             return Submission(name, _chunks_for(path.name, path.read_bytes()), path)

@@ -12,7 +12,7 @@ import functools
 import os
 
 from dlgrade.errors import UsageError
-from dlgrade.exposed import filters
+from dlgrade.exposed import filters, platform_support
 from dlgrade.supervisor import bwrap, policy
 from dlgrade.supervisor.policy import Mode
 
@@ -32,10 +32,15 @@ def landlock_abi() -> int:
 
 
 def mode() -> Mode:
-    """The tier workers get on this machine."""
+    """The tier workers get on this machine: ``plain`` where there are no uids or no descriptors
+    to pass to a child (Windows: neither namespaces nor a uid to drop to; the student's check
+    there runs the student's own code on the student's own machine, in a process of its own)."""
+    euid = platform_support.effective_uid()
+    if euid is None or not platform_support.can_pass_fds():
+        return Mode.PLAIN
     if bwrap.bwrap_path() is not None:
-        return Mode.DROP if os.geteuid() == 0 else Mode.CAPS
-    if os.geteuid() == 0 and seccomp():
+        return Mode.DROP if euid == 0 else Mode.CAPS
+    if euid == 0 and seccomp():
         return Mode.CONTAINER
     return Mode.PLAIN
 
@@ -48,7 +53,7 @@ def require_confinement() -> Mode:
     """:func:`mode`, or :class:`UsageError` where it would run student code as root with less than
     its own uid and the seccomp filter (unless :data:`ALLOW_UNCONFINED` is set)."""
     found = mode()
-    if found is Mode.PLAIN and os.geteuid() == 0 and not unconfined_allowed():
+    if found is Mode.PLAIN and platform_support.effective_uid() == 0 and not unconfined_allowed():
         raise UsageError("refusing to grade as root without confinement: no namespaces (bubblewrap) and no "
                          "seccomp (pip install pyseccomp; apt-get install libseccomp2); "
                          "--allow-unconfined runs student code as root anyway")

@@ -1,4 +1,4 @@
-"""Worker entry point: ``main([FD, RULES])``, started by :class:`dlgrade.supervisor.client.WorkerClient`.
+"""Worker entry point: ``main([ADDRESS, RULES])``, started by :class:`dlgrade.supervisor.client.WorkerClient`.
 
 Runs in its own process, in a scratch folder, with the student's code. It receives a
 :class:`~dlgrade.exposed.wire.Load` message with the submission's code chunks and the names of forbidden torch functions, then
@@ -21,7 +21,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 import torch  # noqa: E402
 
-from dlgrade.exposed import execute, protocol, tripwires, wire  # noqa: E402
+from dlgrade.exposed import execute, platform_support, protocol, tripwires, wire  # noqa: E402
 from dlgrade.worker import limits  # noqa: E402
 
 
@@ -106,10 +106,12 @@ def serve(sock: socket.socket) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve on the socket ``FD``; with ``RULES`` (the policy's confinement, JSON), first set
-    no-new-privileges and put on the filters they name (the launcher has made the uid change)."""
+    """Serve on the socket ``ADDRESS`` names (an inherited descriptor, or ``tcp:PORT`` to connect
+    back to: :func:`~dlgrade.exposed.platform_support.worker_socket`); with ``RULES`` (the
+    policy's confinement, JSON), first set no-new-privileges and put on the filters they name (the
+    launcher has made the uid change). The socket comes first: the filters refuse new ones."""
     argv = sys.argv[1:] if argv is None else argv
-    sock = socket.socket(fileno=int(argv[0]))
+    sock = platform_support.worker_socket(argv[0])
     if len(argv) > 1:
         from dlgrade.worker import confinement, syscalls
 

@@ -71,6 +71,7 @@ MESSAGES = {
     "feedback.forbidden": ("your code uses {used}, which this assignment asks you to implement yourself; "
                            "tests that run it score 0"),
     "feedback.error_while": "Error (while {where}):\n{error}",
+    "feedback.error": "Error:\n{error}",
     "feedback.cut": "[... {count} more characters cut]",
     "feedback.load_errors": "What went wrong while your code was loaded:",
     "feedback.inputs_unknown": ("could not tell whether your code modified its inputs "
@@ -94,9 +95,11 @@ MESSAGES = {
     "where.building": "building",
     "where.calling": "calling",
     "where.computing gradients": "computing gradients",
-    "where.running": "running",
     "where.reading your submission": "reading your submission",
     "where.protocol": "talking to the grader",
+    "where.loading": "loading your code",
+    "where.handling the request": "handling the request",
+    "where.returning": "returning the result",
     # -- the worker that runs student code (dlgrade.supervisor.client) ---------------------------
     "worker.budget": ("this submission used up its time budget of {seconds} s (every call and restart "
                       "together) while {doing}; the tests not answered by then score 0"),
@@ -114,10 +117,18 @@ MESSAGES = {
     "doing.running": "running your code",
     "load.error": "While loading your code, {label} raised {error}",
     "grading.grader_error": "grader error ({error}); please tell your instructor",
+    "results.score": "Score: {score} / {max_score}",
+    # -- a student's feedback.html (dlgrade.batch.report.feedback_page) ---------------------------
+    "page.feedback_title": "{title}: feedback for {name}",
+    "page.score": "Score",
+    "page.back_to_report": "back to the report",
     "grading.submission_failed": "this submission could not be graded ({error}): every test scores 0; if you did not expect this, tell your instructor",
     # -- the students' checks (dlgrade.handout.checks, dlgrade check) --------------------------------
     "checks.line": "[{mark}] {name} ({points} pt)",
     "checks.summary": "{passed} of {total} public checks passed.",
+    "checks.not_loaded": "Your code could not be loaded, so no check can run: {error}",
+    "checks.fix_load_first": "Fix this first: the checks below may fail because of it.",
+    "checks.not_run_after_timeout": "not run: an earlier call of {target} timed out (fix that first)",
     # -- the handout (skeleton, notebook, README) --------------------------------------------
     "stub.todo": "TODO: implement {name}",
     "notebook.check_cell": "# Check {target} (public checks only; this cell is not graded and is not submitted)",
@@ -125,13 +136,27 @@ MESSAGES = {
 ## Submitting
 
 Save the notebook, then hand in `{module}.ipynb` (or `{module}.py`, which holds the same code) as
-your instructor tells you. Before that, you can run every public check from a terminal:
+your instructor tells you. Before that, you can run every public check from a terminal, in the
+folder of this notebook:
 
 ```
-dlgrade check {module}.ipynb
+python -m dlgrade check {module}.ipynb
 ```
 
-The graders run more checks than these public ones (other shapes, float64, gradients, ...).""",
+{hidden}""",
+    "notebook.setup": """\
+**Set up.** This notebook needs Python 3.11 or newer with torch and numpy. Without torch, run
+`pip install -r requirements.txt` in this folder: it keeps a torch you already have and otherwise
+installs PyTorch's CPU build (about 200 MB; a plain `pip install torch` on Linux downloads a CUDA
+build of several GB). To open the notebook, use JupyterLab (`pip install jupyterlab`, then
+`jupyter lab`) or VS Code with its Jupyter extension.""",
+    "handout.hidden": """\
+The public checks include a float64 call, a batch of one and whether your code leaves its inputs
+as they were. The graders also check, with inputs you have not seen: every input form the
+docstrings allow (other sizes, any number of leading dimensions, masks bool or 0/1 in every
+shape they may have, a state given or not, bias on and off, odd and even sizes), gradients
+(backpropagation through your code) and that the same call gives the same answer twice (no
+randomness). So a passing public check is necessary, not sufficient.""",
     "handout.readme": """\
 # {title}
 
@@ -140,10 +165,18 @@ Files: `{m}.ipynb` (the notebook), `{m}.py` (the same code as a plain Python fil
 
 ## Set up
 
+You need Python 3.11 or newer. In this folder:
+
 ```
-python -m venv .venv && . .venv/bin/activate      # optional, recommended
+python -m venv .venv && . .venv/bin/activate      # optional, recommended (Windows: .venv\\Scripts\\activate)
 pip install -r requirements.txt
 ```
+
+`requirements.txt` keeps a torch you already have (2.2 or newer); without one it installs
+PyTorch's CPU build from PyTorch's own index (about 200 MB: a plain `pip install torch` on Linux
+downloads a CUDA build of several GB, which this homework does not need). To open the notebook:
+JupyterLab (`pip install jupyterlab`, then `jupyter lab`) or VS Code with its Jupyter extension.
+Or work in `{m}.py` with any editor.
 
 ## Do the assignment
 
@@ -159,8 +192,7 @@ Work in **either** the notebook or the `.py` file. Fill in every body that raise
 - In a terminal, in this folder: `python -m dlgrade check {m}.py` (or `{m}.ipynb`). Exit status
   0 means every public check passes.
 
-The graders run more checks than these (other shapes, float64, gradients, inputs left unchanged),
-so a passing public check is necessary, not sufficient.
+{hidden}
 
 ## Submit
 

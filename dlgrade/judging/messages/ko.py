@@ -54,33 +54,34 @@ MESSAGES = {
     "factor.steps.>1": ("시간 단계가 여러 개이면 실패하고 하나이면 통과합니다: 상태를 한 단계에서 다음 단계로 넘기고, "
                         "출력을 dim 1을 따라 쌓고 있나요?"),
     "feedback.call_module": "{target}({init}) ({dtype}) 생성 후 .{method}{call}",
-    "feedback.expected_tensor": "{name}: 텐서 {expected}이(가) 나와야 하는데 {got}이(가) 나왔습니다",
-    "feedback.expected_shape": "{name}: shape이 {expected}이어야 하는데 {got}입니다",
-    "feedback.expected_dtype": "{name}: dtype이 {expected}이어야 하는데 {got}입니다",
-    "feedback.expected_value": "{name}: {expected}이(가) 나와야 하는데 {got}이(가) 나왔습니다",
+    "feedback.expected_tensor": "{name}: 기댓값은 텐서 {expected}인데 실제 값은 {got}입니다",
+    "feedback.expected_shape": "{name}: 기대한 형태(shape)는 {expected}인데 실제 형태는 {got}입니다",
+    "feedback.expected_dtype": "{name}: 기대한 dtype은 {expected}인데 실제 dtype은 {got}입니다",
+    "feedback.expected_value": "{name}: 기댓값은 {expected}인데 실제 값은 {got}입니다",
     "feedback.values_differ": "{name}: 값 {total}개 중 {count}개가 다릅니다. 처음 다른 위치는 {where}입니다",
-    "feedback.not_finite": "{name}: 유한한 값이 나와야 하는 위치 {where}에서 {got}이(가) 나왔습니다",
-    "feedback.other_value": "{name}: 위치 {where}에서 {expected}이(가) 나와야 하는데 {got}이(가) 나왔습니다",
+    "feedback.not_finite": "{name}: 위치 {where}에는 유한한 값이 나와야 하는데 실제 값은 {got}입니다",
+    "feedback.other_value": "{name}: 위치 {where}의 기댓값은 {expected}인데 실제 값은 {got}입니다",
     "feedback.values_off": ("{name}: 최대 절대 오차 {error}, 위치 {where} (기댓값 {expected}, 실제 값 {got}); "
                             "값 {total}개 중 {count}개가 허용 오차를 벗어났습니다 (atol {atol}, rtol {rtol})"),
-    "feedback.forbidden": ("코드에서 {used}을(를) 사용했습니다. 이 과제에서는 직접 구현해야 하는 부분이므로 "
+    "feedback.forbidden": ("코드에서 {used} 사용이 확인되었습니다. 이 과제에서는 직접 구현해야 하는 부분이므로 "
                            "이를 실행하는 테스트는 0점입니다"),
     "feedback.error_while": "오류 ({where} 중):\n{error}",
+    "feedback.error": "오류:\n{error}",
     "feedback.cut": "[... 이하 {count}자 생략]",
     "feedback.load_errors": "코드를 불러오는 중 생긴 문제:",
     "feedback.inputs_unknown": "코드가 입력을 수정했는지 확인할 수 없습니다 (워커의 응답이 불완전합니다)",
-    "feedback.input_modified": "코드가 입력 {name}을(를) 제자리(in place)에서 수정했습니다",
+    "feedback.input_modified": "코드가 입력 {name}의 값을 제자리(in place)에서 수정했습니다",
     "feedback.grad_input": "입력 {name}에 대한 기울기(gradient)",
     "feedback.grad_param": "파라미터 {name}에 대한 기울기(gradient)",
     "feedback.grad_unexpected": "{name}: 기대한 답에는 없는 기울기가 있습니다",
     "feedback.grad_missing": ("{name}: 없습니다 (출력이 autograd로 이 값에 연결되어 있지 않습니다: "
                               ".detach(), .data, torch.no_grad()를 쓰거나 numpy로 값을 다시 만들지 않았나요?)"),
     "feedback.cannot_inspect": "코드를 검사할 수 없습니다",
-    "feedback.not_defined": "코드에 {target}이(가) 정의되어 있지 않습니다",
-    "feedback.wrong_kind": "{target}은(는) {expected}여야 하는데 {got}입니다",
-    "feedback.wrong_signature": "{label}의 인자는 ({expected})여야 하는데 {got}입니다",
+    "feedback.not_defined": "코드에 {target}의 정의가 없습니다",
+    "feedback.wrong_kind": "{target}: 기대한 종류는 {expected}인데 실제로는 {got}입니다",
+    "feedback.wrong_signature": "{label}의 인자가 다릅니다: 기대한 인자 ({expected}), 실제 인자 {got}",
     "feedback.signature_missing": "없음",
-    "feedback.not_a_module": "{target}은(는) torch.nn.Module을 상속해야 합니다",
+    "feedback.not_a_module": "{target} 클래스는 torch.nn.Module을 상속해야 합니다",
     "kind.class": "클래스",
     "kind.function": "함수",
     "kind.other": "클래스도 함수도 아닌 값",
@@ -88,9 +89,11 @@ MESSAGES = {
     "where.building": "모듈 생성",
     "where.calling": "호출",
     "where.computing gradients": "기울기 계산",
-    "where.running": "실행",
     "where.reading your submission": "제출물 읽기",
     "where.protocol": "채점기와 통신",
+    "where.loading": "코드 불러오기",
+    "where.handling the request": "요청 처리",
+    "where.returning": "결과 반환",
     # -- the worker that runs student code (dlgrade.supervisor.client) ---------------------------
     "worker.budget": ("이 제출물은 시간 예산 {seconds}초(모든 호출과 재시작 합계)를 {doing} 중에 모두 썼습니다. "
                       "그때까지 답하지 못한 테스트는 0점입니다"),
@@ -108,10 +111,18 @@ MESSAGES = {
     "doing.running": "코드 실행",
     "load.error": "코드를 불러오는 중 {label}에서 {error} 오류가 발생했습니다",
     "grading.grader_error": "채점기 오류 ({error}); 담당 교수자나 조교에게 알려 주세요",
+    "results.score": "점수: {score} / {max_score}",
+    # -- a student's feedback.html (dlgrade.batch.report.feedback_page) ---------------------------
+    "page.feedback_title": "{title}: {name}의 피드백",
+    "page.score": "점수",
+    "page.back_to_report": "전체 보고서로 돌아가기",
     "grading.submission_failed": "이 제출물을 채점할 수 없었습니다 ({error}): 모든 테스트가 0점입니다; 예상하지 못한 일이라면 담당 교수자에게 알려 주세요",
     # -- the students' checks (dlgrade.handout.checks, dlgrade check) --------------------------------
     "checks.line": "[{mark}] {name} ({points}점)",
     "checks.summary": "공개 검사 {total}개 중 {passed}개 통과.",
+    "checks.not_loaded": "코드를 불러올 수 없어서 검사를 실행하지 못했습니다: {error}",
+    "checks.fix_load_first": "이 문제를 먼저 고치세요. 아래 검사가 이 문제 때문에 실패할 수 있습니다.",
+    "checks.not_run_after_timeout": "실행하지 않음: 앞선 {target} 호출이 제한 시간을 넘었습니다 (먼저 그 문제를 고치세요)",
     # -- the handout (skeleton, notebook, README) --------------------------------------------
     "stub.todo": "TODO: {name} 구현하기",
     "notebook.check_cell": "# {target} 검사 (공개 검사만 실행합니다. 이 셀은 채점되지 않고 제출되지도 않습니다)",
@@ -119,13 +130,25 @@ MESSAGES = {
 ## 제출
 
 노트북을 저장한 뒤, 안내에 따라 `{module}.ipynb`(또는 같은 코드가 들어 있는 `{module}.py`)를
-제출하세요. 제출하기 전에 터미널에서 모든 공개 검사를 실행해 볼 수 있습니다:
+제출하세요. 제출하기 전에 이 노트북이 있는 폴더의 터미널에서 모든 공개 검사를 실행해 볼 수 있습니다:
 
 ```
-dlgrade check {module}.ipynb
+python -m dlgrade check {module}.ipynb
 ```
 
-채점기는 이 공개 검사보다 더 많은 검사를 실행합니다 (다른 shape, float64, 기울기 등).""",
+{hidden}""",
+    "notebook.setup": """\
+**준비.** 이 노트북에는 Python 3.11 이상과 torch, numpy가 필요합니다. torch가
+없다면 이 폴더에서 `pip install -r requirements.txt`를 실행하세요. 이미 설치된 torch는 그대로 두고,
+없으면 PyTorch의 CPU 빌드를 설치합니다 (약 200 MB. Linux에서 그냥 `pip install torch`를 하면 수 GB의
+CUDA 빌드를 내려받습니다). 노트북은 JupyterLab(`pip install jupyterlab` 후 `jupyter lab`)이나 Jupyter
+확장을 설치한 VS Code에서 열 수 있습니다.""",
+    "handout.hidden": """\
+공개 검사에는 float64 호출, 배치 크기 1, 그리고 코드가 입력을 바꾸지 않는지가 포함됩니다. 채점기는
+여기에 더해, 처음 보는 입력으로 다음을 검사합니다: docstring이 허용하는 모든 입력 형태 (다른 크기,
+임의 개수의 앞쪽 차원, 가능한 모든 shape의 bool 또는 0/1 마스크, 상태를 주거나 주지 않는 경우,
+bias 켜기와 끄기, 홀수와 짝수 크기), 기울기 (코드를 통한 역전파), 같은 호출이 두 번 모두 같은
+답을 내는지 (무작위성 없음). 따라서 공개 검사 통과는 필요조건이지 충분조건이 아닙니다.""",
     "handout.readme": """\
 # {title}
 
@@ -134,10 +157,17 @@ dlgrade check {module}.ipynb
 
 ## 준비
 
+Python 3.11 이상이 필요합니다. 이 폴더에서:
+
 ```
-python -m venv .venv && . .venv/bin/activate      # 선택 사항이지만 권장합니다
+python -m venv .venv && . .venv/bin/activate      # 선택 사항이지만 권장합니다 (Windows: .venv\\Scripts\\activate)
 pip install -r requirements.txt
 ```
+
+`requirements.txt`는 이미 설치된 torch(2.2 이상)를 그대로 두고, 없으면 PyTorch 공식 인덱스에서 CPU
+빌드를 설치합니다 (약 200 MB. Linux에서 그냥 `pip install torch`를 하면 이 과제에 필요 없는 수 GB의
+CUDA 빌드를 내려받습니다). 노트북은 JupyterLab(`pip install jupyterlab` 후 `jupyter lab`)이나 Jupyter
+확장을 설치한 VS Code에서 열 수 있습니다. `{m}.py`를 아무 편집기에서 작업해도 됩니다.
 
 ## 과제 하기
 
@@ -153,8 +183,7 @@ pip install -r requirements.txt
 - 터미널에서 (이 폴더에서): `python -m dlgrade check {m}.py` (또는 `{m}.ipynb`). 종료 상태가
   0이면 모든 공개 검사를 통과한 것입니다.
 
-채점기는 이보다 더 많은 검사를 실행합니다 (다른 shape, float64, 기울기, 입력을 바꾸지 않는지 등).
-따라서 공개 검사 통과는 필요조건이지 충분조건이 아닙니다.
+{hidden}
 
 ## 제출
 
