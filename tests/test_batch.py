@@ -500,7 +500,10 @@ def test_a_grading_run_that_cannot_start_fails_the_command(tmp_path, monkeypatch
     assert captured.err.splitlines() == [
         "dlgrade: error: no submission could be graded: the grading run could not start ([Errno 2] No such file "
         f"or directory: '/no/python'); see {out / 'grading.log'}"]
-    assert "submission" not in captured.out and not (out / "report.html").exists()
+    assert "submission" not in captured.out  # no score table
+    # the folder's files say that nothing was graded: none of an earlier run's is left to mislead
+    with (out / "gradebook.csv").open(newline="", encoding="utf-8-sig") as handle:
+        assert [(r["name"], float(r["score"])) for r in csv.DictReader(handle)] == [("a", 0.0), ("b", 0.0)]
 
 
 def test_one_failed_session_among_others_still_exits_0(tmp_path, monkeypatch):

@@ -423,9 +423,17 @@ def batches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
     pool.shutdown(wait=True)
 
 
-def _finished(batches: dict[str, Future], key: str) -> Batch:
+def _finished(batches: dict[str, Future], key: str, status: int = 0) -> Batch:
     batch = batches[key].result(timeout=RUN_LIMIT_S + 30)
-    assert batch.proc.returncode == 0, f"dlgrade grade exited {batch.proc.returncode}:\n{batch.log()}"
+    assert batch.proc.returncode == status, f"dlgrade grade exited {batch.proc.returncode}:\n{batch.log()}"
+    return batch
+
+
+def _broken(batches: dict[str, Future]) -> Batch:
+    """The batch whose graders cannot run: nothing could be graded, which exits 1 saying why."""
+    batch = _finished(batches, "broken", status=1)
+    errors = [line for line in batch.proc.stderr.splitlines() if line.startswith("dlgrade: error:")]
+    assert len(errors) == 1 and "no submission could be graded" in errors[0], batch.proc.stderr
     return batch
 
 
@@ -467,22 +475,34 @@ def test_cli_prints_a_score_table(rnn):
     assert rows["ref"][1] == "15/15"
 
 
+def assert_said_once_above_the_tests(results: dict, *needles: str) -> None:
+    """What went wrong while the code loaded is in the top-level output, after the score line, and
+    each failing test points there instead of repeating it."""
+    *above, score = results["output"].splitlines()
+    assert score.startswith("Score: "), results["output"]
+    for needle in needles:
+        assert needle in "\n".join(above[1:]), f"{needle!r} not above the tests:\n{results['output']}"
+        assert not any(needle in test["output"] for test in results["tests"]), results["tests"]
+    assert_all_failed(results["tests"], "error while it was loaded (shown above the tests)")
+
+
 def test_syntax_error_scores_zero_and_names_the_line(rnn):
     results = rnn.results("syntax_error")
     assert results["score"] == 0 and results["max_score"] == FULL_MARKS["rnn"]
-    assert_all_failed(results["tests"], "SyntaxError", f"line {SYNTAX_ERROR_LINE}", "syntax_error.py")
+    assert_said_once_above_the_tests(results, "SyntaxError", f"line {SYNTAX_ERROR_LINE}", "syntax_error.py")
 
 
 def test_error_at_import_scores_zero_and_is_reported(rnn):
     results = rnn.results("import_error")
     assert results["score"] == 0
-    assert_all_failed(results["tests"], "RuntimeError: boom", "While loading your code", "is not defined")
+    assert_said_once_above_the_tests(results, "RuntimeError: boom", "While loading your code")
+    assert_all_failed(results["tests"], "is not defined")
 
 
 def test_sys_exit_at_import_scores_zero(rnn):
     results = rnn.results("sys_exit")
     assert results["score"] == 0 and results["max_score"] == FULL_MARKS["rnn"]
-    assert_all_failed(results["tests"], "SystemExit(3)")
+    assert_said_once_above_the_tests(results, "SystemExit(3)")
 
 
 def test_missing_class_fails_only_its_tests(rnn):
@@ -681,7 +701,7 @@ def test_a_submission_cannot_take_down_the_batch(batches):
 
 
 def test_failed_grading_run_still_writes_results(batches):
-    batch = _finished(batches, "broken")
+    batch = _broken(batches)
     fresh = batch.results("fresh")
     assert fresh["score"] == 0
     assert [t["score"] for t in fresh["tests"]] == [0]
@@ -691,12 +711,12 @@ def test_failed_grading_run_still_writes_results(batches):
 
 
 def test_failed_grading_run_is_not_reported_as_passed(batches):
-    batch = _finished(batches, "broken")
+    batch = _broken(batches)
     assert all(t["status"] == "failed" for t in batch.tests("fresh")), batch.tests("fresh")
 
 
 def test_failed_grading_run_does_not_reuse_old_results(batches):
-    batch = _finished(batches, "broken")
+    batch = _broken(batches)
     with (batch.out / "gradebook.csv").open(newline="", encoding="utf-8-sig") as handle:
         rows = {r["name"]: r for r in csv.DictReader(handle)}
     assert float(rows["regraded"]["score"]) == 0

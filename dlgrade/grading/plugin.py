@@ -278,15 +278,17 @@ class GradingRun(GraderRun):
                 if isinstance(prefetcher, BaseException):
                     raise prefetcher
                 results = score_submission(tests, reference, prefetcher, prefetcher.context, prefetcher.diagnose)
+                load_errors = prefetcher.context()
             except Exception as exc:
-                results = self._failed(tests, entry, exc)
+                results, load_errors = self._failed(tests, entry, exc), ""
             finally:
                 if not isinstance(prefetcher, BaseException):
                     prefetcher.close()
             if self.options.results:
                 write_results(self.options.results / entry["name"] / "results.json",
                               gradescope_results(results, header, time.monotonic() - started,
-                                                 self.forkserver.confinement(), lang=self.lang))
+                                                 self.forkserver.confinement(), lang=self.lang,
+                                                 load_errors=load_errors))
 
     def _started_prefetcher(self, reference: ReferenceOracle, entry: dict, plan: RequestPlan
                             ) -> AnswerPrefetcher | Exception:

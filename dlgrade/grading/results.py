@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dlgrade.judging.i18n import DEFAULT_LANG, Messages
 from dlgrade.judging.replay import HIDDEN, PUBLIC
-from dlgrade.judging.student_text import TEST_OUTPUT_CHARS, cap, fit, heading
+from dlgrade.judging.student_text import TEST_OUTPUT_CHARS, cap, fit, heading, quote
 
 __all__ = ["HIDDEN", "MISTAKES_KEY", "PUBLIC", "TARGET_KEY", "TestResult", "gradescope_results", "write_results"]
 
@@ -67,15 +67,19 @@ class TestResult:
 
 
 def gradescope_results(tests: list[TestResult], header: str = "", execution_time: float | None = None,
-                       extra_data: dict | None = None, lang: str = DEFAULT_LANG) -> dict:
+                       extra_data: dict | None = None, lang: str = DEFAULT_LANG, load_errors: str = "") -> dict:
     """The ``results.json`` dict: a top-level score plus one entry per test; ``extra_data``
-    (Gradescope keeps it, students never see it) says how the submission was confined. Outputs
-    are capped (what was cut is said in ``lang``)."""
+    (Gradescope keeps it, students never see it) says how the submission was confined. What
+    went wrong while the code loaded (``load_errors``, the student's text) is said once, in the
+    top-level output that Gradescope shows above the tests, quoted, before the score line. Outputs are capped (what was
+    cut is said in ``lang``)."""
     t = Messages(lang)
     score = round(sum(r.score for r in tests), 6)
     max_score = round(sum(r.max_score for r in tests), 6)
-    output = (heading(header, t=t) + "\n" if header else "") + t("results.score", score=f"{score:g}",
-                                                                   max_score=f"{max_score:g}")
+    output = heading(header, t=t) + "\n" if header else ""
+    if load_errors:
+        output += t("feedback.load_errors") + "\n" + quote(load_errors, t=t) + "\n"
+    output += t("results.score", score=f"{score:g}", max_score=f"{max_score:g}")
     output, *outputs = fit([output, *(cap(r.output, TEST_OUTPUT_CHARS, t) for r in tests)], t=t)
     entries = [r.to_gradescope(i) for i, r in enumerate(tests, start=1)]
     for entry, text in zip(entries, outputs):

@@ -8,8 +8,8 @@ process, test by test, with the loop the students' checks use
 passes and 0 with the feedback of its first failing check, and the ids of the catalogued
 mistakes that check's answer reproduces. So a submission costs its worker's calls and the
 comparisons, not a run of pytest. What went wrong while the code loaded (its text is the
-student's) is added to every failing test's feedback quoted and capped
-(:func:`~dlgrade.judging.student_text.quote`).
+student's) is said once, above the tests (:func:`~dlgrade.grading.results.gradescope_results`);
+every failing test's feedback points there.
 """
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from dlgrade.grading.results import TestResult
 from dlgrade.judging.feedback import Verdict
 from dlgrade.judging.i18n import Messages
 from dlgrade.judging.replay import RecordedCheck, RecordedTest, first_failure
-from dlgrade.judging.student_text import quote
 
 
 def checked_target(test: RecordedTest) -> str:
@@ -37,7 +36,7 @@ def score_submission(tests: list[RecordedTest], reference: ReferenceOracle, ask:
                      context: Callable[[], str] = lambda: "",
                      diagnose: Callable[[dict], wire.Answer] | None = None) -> list[TestResult]:
     """Each test's result for the submission whose worker ``ask`` queries; ``context`` tells what
-    went wrong while its code loaded (added, quoted, to every failing test's feedback);
+    went wrong while its code loaded (a failing test's feedback then points to where it is said);
     ``diagnose`` asks the same worker the variants of a failing check (the factor diagnosis, see
     :mod:`dlgrade.grading.diagnosis`; none without it)."""
     t = Messages(reference.lang)
@@ -58,8 +57,8 @@ def score_submission(tests: list[RecordedTest], reference: ReferenceOracle, ask:
                                       assignment=name, target=target))
             continue
         message = verdict.message
-        if extra := context():
-            message += "\n" + t("feedback.load_errors") + "\n" + quote(extra, t=t)
+        if context():  # said once, above the tests (the results' top-level output)
+            message += "\n" + t("feedback.see_load_errors")
         results.append(TestResult(test.name, 0.0, test.points, message, test.visibility,
                                   mistakes=verdict.mistakes, factors=verdict.factors, assignment=name,
                                   target=target))

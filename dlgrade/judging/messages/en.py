@@ -74,6 +74,7 @@ MESSAGES = {
     "feedback.error": "Error:\n{error}",
     "feedback.cut": "[... {count} more characters cut]",
     "feedback.load_errors": "What went wrong while your code was loaded:",
+    "feedback.see_load_errors": "Your code raised an error while it was loaded (shown above the tests): fix that first.",
     "feedback.inputs_unknown": ("could not tell whether your code modified its inputs "
                                 "(the worker's answer is incomplete)"),
     "feedback.input_modified": "your code modified its input {name} in place",

@@ -69,6 +69,7 @@ MESSAGES = {
     "feedback.error": "오류:\n{error}",
     "feedback.cut": "[... 이하 {count}자 생략]",
     "feedback.load_errors": "코드를 불러오는 중 생긴 문제:",
+    "feedback.see_load_errors": "코드를 불러오는 중에 오류가 났습니다 (테스트 위쪽에 표시): 먼저 그 문제를 고치세요.",
     "feedback.inputs_unknown": "코드가 입력을 수정했는지 확인할 수 없습니다 (워커의 응답이 불완전합니다)",
     "feedback.input_modified": "코드가 입력 {name}의 값을 제자리(in place)에서 수정했습니다",
     "feedback.grad_input": "입력 {name}에 대한 기울기(gradient)",
