@@ -72,10 +72,18 @@ def installed_groups() -> list[str]:
     return [name for name in COMMAND_GROUPS if (package / name.split(".")[1] / "__init__.py").is_file()]
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``dlgrade: error: ...``, exit 2, as every
+    other bad input), naming the command's ``--help`` instead of printing its usage."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     groups = installed_groups()
     description = (__doc__ or "").splitlines()[0] if len(groups) == len(COMMAND_GROUPS) else HANDOUT_DESCRIPTION
-    parser = argparse.ArgumentParser(prog="dlgrade", description=description)
+    parser = OneLineParser(prog="dlgrade", description=description)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in groups:
         importlib.import_module(name).register(sub)

@@ -2,6 +2,7 @@
 traceback; and a reader that goes away (``dlgrade ... | head``) ends the command quietly."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -25,6 +26,18 @@ BAD_INPUTS = [
     ("grade-missing-submission", ["grade", "--assignment", "rnn", "--out", "{file}.d", "{file}.missing.py"], 2,
      "no such file or folder"),
     ("check-missing-file", ["check", "{file}.missing.py"], 2, "no such file"),
+    ("check-not-code", ["check", "{file}"], 2, "expected a .py or .ipynb file"),
+    ("check-a-folder", ["check", "{folder}"], 2, "not a file"),
+    ("check-unknown-assignment", ["check", "--assignment", "atention", REFERENCE], 2,
+     "unknown assignment 'atention' (one of: rnn, attention"),
+    ("check-timeout-not-a-number", ["check", "--timeout", "soon", REFERENCE], 2, "not a number: 'soon'"),
+    ("check-timeout-zero", ["check", "--timeout", "0", REFERENCE], 2, "must be a positive number of seconds"),
+    ("no-command", [], 2, "the following arguments are required: COMMAND (see dlgrade --help)"),
+    ("unknown-command", ["frob"], 2, "invalid choice: 'frob'"),
+    ("grade-without-out", ["grade", "--assignment", "rnn", REFERENCE], 2, "required: --out (see dlgrade grade --help)"),
+    ("grade-jobs-zero", ["grade", "--assignment", "rnn", "--out", "{file}.d", "--jobs", "0", REFERENCE], 2,
+     "must be at least 1"),
+    ("build-unknown-lang", ["build", "--out", "{file}.d", "--lang", "fr"], 2, "invalid choice: 'fr'"),
     ("grade-unknown-assignment", ["grade", "--assignment", "atention", "--out", "{file}.d", REFERENCE], 2,
      "unknown assignment"),
 ]
@@ -34,7 +47,9 @@ BAD_INPUTS = [
 def test_bad_input_gets_one_line_and_a_non_zero_exit(tmp_path: Path, args, status, says):
     existing = tmp_path / "existing"
     existing.write_text("not a folder\n")
-    argv = [a.replace("{file}", str(existing)) for a in args]
+    folder = tmp_path / "homework.py"  # a folder named like a file
+    folder.mkdir()
+    argv = [a.replace("{file}", str(existing)).replace("{folder}", str(folder)) for a in args]
     proc = subprocess.run(dlgrade_cmd(*argv), capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert_one_line(proc, status, says)
     assert proc.stdout == "", proc.stdout  # refused before any work (a demo's self-test, a build, grading)
@@ -98,7 +113,9 @@ def test_a_grading_run_that_cannot_start_exits_non_zero_and_says_why(tmp_path: P
     assert_one_line(proc, 1, "no submission could be graded: the grading run failed (pytest exit status 4")
     assert "--no-such-option-for-dlgrade" in proc.stderr and str(out / "grading.log") in proc.stderr
     assert not re.search(r"^submission\s+score\s+passed$", proc.stdout, re.M), proc.stdout  # no table of 0/0
-    assert not (out / "report.html").exists() and (out / "grading.log").exists()
+    assert (out / "grading.log").exists()
+    results = json.loads((out / "rnn" / "results.json").read_text())  # this run's, saying it graded nothing
+    assert results["score"] == 0 and "the grading run failed" in results["tests"][0]["output"]
 
 
 def test_a_reader_that_went_away_ends_the_command_quietly():
@@ -111,3 +128,22 @@ def test_a_reader_that_went_away_ends_the_command_quietly():
     finally:
         os.close(write)
     assert proc.returncode == 141 and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+def test_check_of_a_file_it_may_not_read_is_one_line(tmp_path, monkeypatch, capsys):
+    """``PermissionError`` (what a student gets for a file of another user; root reads everything,
+    so the refusal is made here): said before any worker starts."""
+    from dlgrade import cli
+
+    homework = tmp_path / "rnn.py"
+    homework.write_text("x = 1\n")
+    real_open = Path.open
+
+    def refusing_open(self, *args, **kwargs):
+        if self == homework:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refusing_open)
+    assert cli.main(["check", str(homework)]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"dlgrade: error: cannot read {homework}: Permission denied"]
