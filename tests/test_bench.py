@@ -26,3 +26,6 @@ def test_bench_prints_its_table_and_numbers():
     assert numbers["n"] == 4 and numbers["otter_run_ms"] > 0 and numbers["batch_peak_mib"] > 0
     assert numbers["check_cold_ms"] > 0 and numbers["single_cold_ms"] > 0
     assert numbers["gradescope_path_ms"] > 0 and numbers["gradescope_path_vs_otter"] > 0
+    # the floor: the same requests answered and judged in the bench's own process, no worker
+    assert any(line.startswith("floor: reference in-process, no worker") for line in lines), proc.stdout
+    assert numbers["floor_ms"] > 0 and numbers["floor_cpu_ms"] > 0 and numbers["batch_vs_floor"] > 0

@@ -152,6 +152,27 @@ def _parse(source: str) -> ast.Module | None:
     return None
 
 
+def _children(node: ast.AST) -> list[ast.AST]:
+    """``ast.iter_child_nodes(node)`` as a list: the same nodes in the same order, without its two
+    generators per node (the scan visits every node several times: with them, half its time)."""
+    children: list[ast.AST] = []
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, ast.AST):
+            children.append(value)
+        elif isinstance(value, list):
+            children.extend([item for item in value if isinstance(item, ast.AST)])
+    return children
+
+
+def _walk(node: ast.AST) -> list[ast.AST]:
+    """``ast.walk(node)`` as a list: the same nodes in the same (breadth-first) order."""
+    nodes = [node]
+    for current in nodes:  # grows while it is read
+        nodes.extend(_children(current))
+    return nodes
+
+
 def _top_level(tree: ast.Module) -> Iterator[tuple[ast.AST, bool]]:
     """The top-level statements, compound statements opened: ``(node, is_statement)``; a
     compound statement's own expressions (tests, iterables) come as ``(expression, False)``."""
@@ -163,7 +184,7 @@ def _top_level(tree: ast.Module) -> Iterator[tuple[ast.AST, bool]]:
             continue
         if is_statement and isinstance(node, COMPOUND):
             stack.extend(reversed([(c, isinstance(c, (ast.stmt, ast.ExceptHandler, ast.match_case)))
-                                   for c in ast.iter_child_nodes(node)]))
+                                   for c in _children(node)]))
         else:
             yield node, is_statement
 
@@ -186,12 +207,13 @@ def _patches(definition: ast.AST) -> bool:
     something outside its own locals: ``global``/``nonlocal``, a store into an attribute or item
     of a name it did not bind itself, or ``setattr``/``exec``/``globals()``-like calls."""
     local: set[str] = set()
-    for node in ast.walk(definition):
+    nodes = _walk(definition)
+    for node in nodes:
         if isinstance(node, ast.arg):
             local.add(node.arg)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             local.add(node.id)
-    for node in ast.walk(definition):
+    for node in nodes:
         if isinstance(node, (ast.Global, ast.Nonlocal)):
             return True
         if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)) and (
@@ -207,12 +229,12 @@ def _patches(definition: ast.AST) -> bool:
     return False
 
 
-def _directly_called(top: ast.AST) -> set[int]:
+def _directly_called(top: ast.AST, nodes: list[tuple[ast.AST, bool]] | None = None) -> set[int]:
     """The ids of the nodes of a top-level statement that are called right there, at import
     (``F.f`` in ``print(F.f(x))``), outside any function body: what they compute is a value, used
     there, and changes nothing the graders call."""
     called: set[int] = set()
-    for node, in_body in _subtree(top):
+    for node, in_body in (_subtree(top) if nodes is None else nodes):
         if isinstance(node, ast.Call) and not in_body:
             called.add(id(node.func))
     return called
@@ -224,9 +246,13 @@ def _subtree(node: ast.AST) -> Iterator[tuple[ast.AST, bool]]:
     while stack:
         node, in_body = stack.pop()
         yield node, in_body
-        body = node.body if isinstance(node, FUNCTIONS) else ()
-        body = {id(b) for b in (body if isinstance(body, list) else [body])}  # a lambda's: one expression
-        stack.extend(reversed([(c, in_body or id(c) in body) for c in ast.iter_child_nodes(node)]))
+        children = _children(node)
+        if isinstance(node, FUNCTIONS):
+            body = node.body
+            body = {id(b) for b in (body if isinstance(body, list) else [body])}  # a lambda's: one expression
+            stack.extend([(c, in_body or id(c) in body) for c in reversed(children)])
+        else:
+            stack.extend([(c, in_body) for c in reversed(children)])
 
 
 def _bound_names(node: ast.AST) -> tuple[str, ...]:
@@ -275,7 +301,7 @@ class _Scanner:
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     self.toplevel.add(node.name)
                     self.definitions.setdefault(node.name, []).append(node)
-            for node in ast.walk(tree):
+            for node in _walk(tree):
                 self._learn_node(node, bindings)
         for _ in range(8):
             changed = False
@@ -560,15 +586,16 @@ class _Scanner:
         it binds none or runs code at import (:meth:`_runs_at_import`).
         """
         for top, is_statement in _top_level(tree):
+            nodes = list(_subtree(top))  # walked once, read by the passes below
             called: set[int] = set()
             if scope is not None:
                 where = scope
             else:
                 owners = _bound_names(top) if is_statement else ()
-                where = owners + ((MODULE,) if not owners or self._runs_at_import(top) else ())
+                where = owners + ((MODULE,) if not owners or self._runs_at_import(top, nodes) else ())
                 if not set(owners) & self.toplevel and isinstance(top, INERT_WHEN_CALLED):
-                    called = _directly_called(top)
-            for node, _ in _subtree(top):
+                    called = _directly_called(top, nodes)
+            for node, _ in nodes:
                 # a forbidden function called right there at import (a notebook cell comparing with
                 # the built-in) counts for the names the statement binds, not for every target;
                 # calling a def of the submission does too, unless that def may patch something
@@ -582,7 +609,7 @@ class _Scanner:
                     for name in here:
                         self._find(label, chunk, getattr(node, "lineno", 0), name, what)
 
-    def _runs_at_import(self, statement: ast.AST) -> bool:
+    def _runs_at_import(self, statement: ast.AST, nodes: list[tuple[ast.AST, bool]] | None = None) -> bool:
         """Whether a top-level definition or assignment runs code when the module is imported: a
         call or decorator, a class keyword (metaclass) or a base that is not a module's class, or
         a store into anything but the submission's own top-level defs and classes
@@ -592,7 +619,7 @@ class _Scanner:
         if isinstance(statement, ast.ClassDef) and (
                 statement.keywords or any(self.path(base) is None for base in statement.bases)):
             return True
-        for node, in_body in _subtree(statement):
+        for node, in_body in (_subtree(statement) if nodes is None else nodes):
             if in_body:
                 continue
             if isinstance(node, ast.Call):
