@@ -58,6 +58,53 @@ def reference_source(name: str) -> str:
     return get_assignment(name).reference_source
 
 
+def bare_python(folder: Path, paths: list[str], sitecustomize: str | None = None) -> Path:
+    """A throwaway venv's interpreter in ``folder`` that sees ``paths`` (each put on ``sys.path``
+    as it is: the ``.pth`` files in them are not run, so an editable install of dlgrade is not
+    found) and runs ``sitecustomize`` in every process it starts, ``python -I`` included."""
+    import subprocess
+
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([base, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=120)
+    python = folder / "bin" / "python"
+    site_packages = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                        check=True, capture_output=True, text=True).stdout.strip())
+    (site_packages / "dlgrade_paths.pth").write_text("".join(f"{p}\n" for p in dict.fromkeys(paths)))
+    if sitecustomize is not None:
+        (site_packages / "sitecustomize.py").write_text(sitecustomize)
+    return python
+
+
+def installed_packages() -> list[str]:
+    """This environment's package folders (torch, numpy, ipykernel...)."""
+    import sysconfig
+
+    return [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+
+
+def fill_notebook(nb, assignment, source: str):
+    """``nb`` (a handout notebook, changed in place and returned) with each question's code cell
+    replaced by that question's code from ``source`` (a whole module)."""
+    import re
+
+    from dlgrade.authoring.notebook import split_questions
+    from dlgrade.supervisor.submission import is_dlgrade_cell
+
+    targets = [q.target for q in assignment.questions]
+    _, chunks = split_questions(source, targets)
+    code = dict(zip(targets, chunks))
+    replaced = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or is_dlgrade_cell(cell.source, cell.metadata.get("tags")):
+            continue
+        found = [t for t in targets if re.search(rf"^(class|def) {t}\b", cell.source, re.M)]
+        if found:
+            cell.source = code[found[0]]
+            replaced.append(found[0])
+    assert sorted(replaced) == sorted(targets), replaced
+    return nb
+
+
 def dlgrade_cmd(*args: str) -> list[str]:
     """Command line running the dlgrade CLI with this interpreter."""
     return [sys.executable, "-m", "dlgrade", *args]

@@ -13,12 +13,14 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import dlgrade_cmd, reference_source
-from nbclient import NotebookClient
 
+from dlgrade.authoring.kernels import execute_notebook
 from dlgrade.authoring.notebook import split_questions
 from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
+from dlgrade.authoring.setup_cell import carried_files
 from dlgrade.authoring.template import solution_bodies
 from dlgrade.grading.oracle import ReferenceOracle
+from dlgrade.supervisor.submission import SETUP_TAG
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -88,7 +90,14 @@ def test_student_zip_holds_the_handout_and_no_solution(dist, name):
                      "dlgrade/handout/checks.py", "dlgrade/worker/server.py"):
         assert f"{name}/{required}" in members, required
     assert not any("solutions/" in n or "autograder/" in n or "mistakes" in n or "grading/" in n for n in members)
-    leaks = [(member, line) for member, text in members.items() for line in solution_lines(name) if line in text]
+    # what the notebook carries for where it is opened alone (its set-up cell): the same checker
+    # and checks as the folder, nothing more
+    setup = next(c for c in nbformat.reads(members[f"{name}/{name}.ipynb"], as_version=4).cells
+                 if c.cell_type == "code" and SETUP_TAG in c.metadata.get("tags", []))
+    carried = {n: data.decode("utf-8") for n, data in carried_files(setup.source).items()}
+    assert carried and {f"{name}/{n}": text for n, text in carried.items()}.items() <= members.items()
+    leaks = [(member, line) for member, text in [*members.items(), *carried.items()] for line in solution_lines(name)
+             if line in text]
     assert not leaks, leaks[:5]
     readme = members[f"{name}/README.md"]
     assert f"python -m dlgrade check {name}.py" in readme and "pip install -r requirements.txt" in readme
@@ -140,8 +149,7 @@ def _fill(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
 
 
 def _run_notebook(nb: nbformat.NotebookNode, folder: Path) -> str:
-    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(folder)}}).execute()
+    execute_notebook(nb, folder, timeout=300, allow_errors=True)
     texts = []
     for cell in nb.cells:
         for output in cell.get("outputs", []):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import sysconfig
 import textwrap
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ import pytest
 import torch
 
 import dlgrade
+from conftest import bare_python, installed_packages
 from dlgrade.authoring.registry import get_assignment
 from dlgrade.errors import WorkerError
 from dlgrade.exposed import platform_support, protocol
@@ -193,16 +193,7 @@ PROBE = textwrap.dedent(f'''
 @pytest.fixture(scope="module")
 def portable_python(tmp_path_factory) -> Path:
     """A venv's python whose every process lacks the POSIX pieces (see :data:`SITECUSTOMIZE`)."""
-    venv = tmp_path_factory.mktemp("portable") / "venv"
-    base = getattr(sys, "_base_executable", sys.executable)
-    subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    site_packages = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                        check=True, capture_output=True, text=True).stdout.strip())
-    ours = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], str(REPO)])
-    (site_packages / "dlgrade_project.pth").write_text("".join(f"{p}\n" for p in ours))
-    (site_packages / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    return python
+    return bare_python(tmp_path_factory.mktemp("portable") / "venv", [*installed_packages(), str(REPO)], SITECUSTOMIZE)
 
 
 def check(python: Path, folder: Path, source: str, *args: str) -> subprocess.CompletedProcess:

@@ -23,9 +23,10 @@ import torch
 
 from dlgrade.authoring.generate import generate, text_files
 from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
+from dlgrade.authoring.setup_cell import carried_files
 from dlgrade.authoring.template import MarkerError, make_stub, solution_bodies
 from dlgrade.handout.checks import load_checks
-from dlgrade.supervisor.submission import CHECK_TAG
+from dlgrade.supervisor.submission import CHECK_TAG, SETUP_TAG, is_dlgrade_cell
 
 REGENERATE = "run `make generate` (or `.venv/bin/dlgrade generate`) and commit the result"
 
@@ -427,8 +428,13 @@ def test_notebook_has_every_question_and_one_check_cell_each(assignment):
         assert top_level == [question.target]
         assert f"TODO: implement {question.target}" in code.source
         assert _check_target(check_cell) == question.target
-    # all code cells but the check cells together are the stub
-    code = "\n\n\n".join(c.source for c in nb.cells if c.cell_type == "code" and c not in check_cells)
+    # the set-up cell comes first (Colab shows its title only; the template's carries nothing)
+    [setup] = [c for c in nb.cells if SETUP_TAG in c.get("metadata", {}).get("tags", [])]
+    assert nb.cells.index(setup) == 1 and setup.metadata["cellView"] == "form"
+    assert carried_files(setup.source) == {} and is_dlgrade_cell(setup.source, None)
+    # all code cells but the check cells and the set-up cell together are the stub
+    code = "\n\n\n".join(c.source for c in nb.cells if c.cell_type == "code" and c not in check_cells
+                         and c is not setup)
     stub = committed(assignment, f"{assignment.module_name}.py").read_text()
     assert _definitions(code).keys() == _definitions(stub).keys()
     assert len({c["id"] for c in nb.cells}) == len(nb.cells)

@@ -7,6 +7,7 @@ notebook has run. Used by the solutions notebook and by dlgrade's own tests.
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -14,17 +15,21 @@ from typing import Any
 
 import nbformat
 from jupyter_client import KernelManager
+from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 
 KERNEL = "python3"
 
 
 def execute_notebook(nb: nbformat.NotebookNode, folder: str | Path, timeout: float = 300,
-                     **options: Any) -> nbformat.NotebookNode:
-    """Run every cell of ``nb`` (in place, and returned) with ``folder`` as the working folder;
-    ``options`` go to :class:`nbclient.NotebookClient` (``allow_errors``, ``record_timing``...)."""
+                     python: str | Path | None = None, **options: Any) -> nbformat.NotebookNode:
+    """Run every cell of ``nb`` (in place, and returned) with ``folder`` as the working folder, in
+    a kernel of the ``python3`` kernel spec or, given ``python``, of that interpreter (which must
+    have ipykernel); ``options`` go to :class:`nbclient.NotebookClient` (``allow_errors``...)."""
     with tempfile.TemporaryDirectory(prefix="dlgrade-kernel-") as sockets:
         manager = _kernel_manager(sockets)
+        if python is not None:
+            manager.kernel_spec_manager = _spec_of(Path(python), Path(sockets) / "kernels")
         try:
             NotebookClient(nb, km=manager, timeout=timeout, kernel_name=KERNEL,
                            resources={"metadata": {"path": str(folder)}}, **options).execute()
@@ -40,3 +45,13 @@ def _kernel_manager(sockets: str) -> KernelManager:
     if os.name != "posix":
         return KernelManager(kernel_name=KERNEL)
     return KernelManager(kernel_name=KERNEL, transport="ipc", ip=os.path.join(sockets, "kernel"))
+
+
+def _spec_of(python: Path, folder: Path) -> KernelSpecManager:
+    """A kernel spec manager whose ``python3`` kernel runs ``python``."""
+    spec = folder / KERNEL
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3", "language": "python"}))
+    return KernelSpecManager(kernel_dirs=[str(folder)])

@@ -9,7 +9,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from dlgrade.authoring.registry import Assignment
 from dlgrade.authoring.translations import assignment_text
 from dlgrade.judging.i18n import DEFAULT_LANG, Messages
-from dlgrade.supervisor.submission import CHECK_TAG
+from dlgrade.authoring.setup_cell import setup_cell_source
+from dlgrade.supervisor.submission import CHECK_IMPORT, CHECK_TAG, SETUP_TAG
 
 
 def split_questions(source: str, targets: list[str]) -> tuple[str, list[str]]:
@@ -32,19 +33,28 @@ def split_questions(source: str, targets: list[str]) -> tuple[str, list[str]]:
 
 
 def check_cell_source(target: str, t: Messages = Messages()) -> str:
+    """A check cell: the public checks of ``target``, or what to run first where the set-up cell
+    has not run (no checker to import: Colab after a restart)."""
     return (t("notebook.check_cell", target=target) + "\n"
-            f"from dlgrade.handout.checks import check\n"
+            "try:\n"
+            f"    {CHECK_IMPORT}\n"
+            "except ModuleNotFoundError:\n"
+            f"    raise ModuleNotFoundError({t('notebook.run_setup_first')!r}) from None\n"
             f"check({target!r}, globals())")
 
 
-def build_notebook(assignment: Assignment, stub_source: str, lang: str = DEFAULT_LANG) -> nbformat.NotebookNode:
-    """The handout notebook in ``lang``: intro, set-up cell, then per question its text, code and
-    check cell."""
+def build_notebook(assignment: Assignment, stub_source: str, lang: str = DEFAULT_LANG,
+                   payload: bytes | None = None) -> nbformat.NotebookNode:
+    """The handout notebook in ``lang``: intro, the set-up cell (carrying ``payload``, see
+    :mod:`dlgrade.authoring.setup_cell`), then per question its text, code and check cell."""
     text, t = assignment_text(assignment, lang), Messages(lang)
     targets = [q.target for q in assignment.questions]
     header, chunks = split_questions(stub_source, targets)
+    setup = new_code_cell(setup_cell_source(assignment.checks_filename, t, payload),
+                          metadata={"tags": [SETUP_TAG], "cellView": "form",  # Colab shows its title only
+                                    "jupyter": {"source_hidden": True}})
     cells = [new_markdown_cell(f"# {text.title}\n\n{text.intro}".strip() + "\n\n" + t("notebook.setup")),
-             new_code_cell(header)]
+             setup, new_code_cell(header)]
     for target, chunk in zip(targets, chunks):
         question = text.questions[target]
         cells.append(new_markdown_cell(f"## {question.title}\n\n{question.instructions}"))

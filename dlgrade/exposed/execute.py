@@ -145,21 +145,55 @@ def _call(namespace: Mapping[str, Any], request: wire.CallRequest,
         [args, kwargs], lambda t: t.detach().clone().requires_grad_(track and t.is_floating_point())
     )
     inputs = leaves([args, kwargs])
+    device = moved_to(target) if is_module else None
+    if device is not None:  # the code put its parameters on a GPU: its inputs go there too
+        args, kwargs = map_tensors([args, kwargs], lambda t: t.to(device))
+    given = leaves([args, kwargs])
     try:
         with tracker.watch():
             out = method(*args, **kwargs)
     except BaseException as exc:
         return wire.exception_answer(wire.Where.CALLING, exc) | {"forbidden": tracker.used}
     response: wire.CallAnswer = {"ok": True, "out": out, "forbidden": tracker.used, "inputs_after": []}
-    # the inputs as they are after the call; the trusted side compares them with what it sent
-    response["inputs_after"] = [t.detach().clone() for t in inputs]
-    if grad_outputs is not None:
-        try:
-            response["grads"] = _gradients(out, grad_outputs, inputs, target if is_module else None)
-        except BaseException as exc:
-            return wire.exception_answer(wire.Where.GRADIENTS, exc) | {"forbidden": tracker.used}
-    response["out"] = map_tensors(out, lambda t: t.detach())
+    try:  # everything goes back on the CPU, where it is compared, whatever device it is on
+        # the inputs as they are after the call; the trusted side compares them with what it sent
+        response["inputs_after"] = [on_cpu(t.detach()).clone() for t in given]
+        if grad_outputs is not None:
+            try:
+                response["grads"] = _gradients(out, grad_outputs, inputs, target if is_module else None)
+            except BaseException as exc:
+                return wire.exception_answer(wire.Where.GRADIENTS, exc) | {"forbidden": tracker.used}
+        response["out"] = map_tensors(out, lambda t: on_cpu(t.detach()))
+    except UnreadableTensor as exc:
+        return wire.error_answer(wire.Where.RETURNING, str(exc)) | {"forbidden": tracker.used}
     return response
+
+
+class UnreadableTensor(ValueError):
+    """A tensor whose values cannot be brought to the CPU (the meta device, a fake tensor)."""
+
+
+def on_cpu(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` on the CPU (itself when it is there); :class:`UnreadableTensor` when it holds
+    no values that can be read there."""
+    if tensor.device.type == "cpu":
+        return tensor
+    if tensor.device.type == "meta":
+        raise UnreadableTensor("your code returned a tensor on the 'meta' device, which holds no values: "
+                               "compute on the inputs' device (x.device)")
+    try:
+        return tensor.cpu()
+    except Exception as exc:
+        raise UnreadableTensor(f"your code returned a tensor on device {str(tensor.device)!r} whose values "
+                               f"cannot be read ({type(exc).__name__}): compute on the inputs' device (x.device)") from None
+
+
+def moved_to(module: torch.nn.Module) -> torch.device | None:
+    """The device a module's parameters (or buffers) were moved to, when it is not the CPU."""
+    first = next(module.parameters(), None)
+    if first is None:
+        first = next(module.buffers(), None)
+    return None if first is None or first.device.type == "cpu" else first.device
 
 
 def _gradients(out: Any, grad_outputs: Any, inputs: list[torch.Tensor], module) -> wire.Gradients:
@@ -176,8 +210,8 @@ def _gradients(out: Any, grad_outputs: Any, inputs: list[torch.Tensor], module) 
         # d/dw sum(o * g) is exactly the vector-Jacobian product with upstream gradients g (the
         # product's backward hands g on unchanged); unlike passing g as grad_outputs, it does not
         # make torch import sympy for a shape check (0.3 s in every fresh process)
-        surrogate = sum((o * g.to(o.dtype)).sum() for o, g in pairs)
-        result = torch.autograd.grad(surrogate, wrt, allow_unused=True)
+        surrogate = sum((o * g.to(o.device, o.dtype)).sum() for o, g in pairs)
+        result = [None if r is None else on_cpu(r) for r in torch.autograd.grad(surrogate, wrt, allow_unused=True)]
     else:
         result = [None] * len(wrt)
     n_inputs = len(wrt) - len(params)

@@ -10,6 +10,7 @@ of it a problem shows is quoted or escaped (:mod:`dlgrade.judging.student_text`)
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -80,10 +81,19 @@ def _error(actual: dict, t: Messages) -> str:
     while running (the worker timed out, died, was stopped) is said by a message of the worker
     client's own that already tells what was going on: no "while ..." is added to it."""
     where = str(actual.get("where", wire.Where.RUNNING))
-    error = quote(actual.get("error", "failed"), t=t)
-    if where == wire.Where.RUNNING:
-        return t("feedback.error", error=error)
-    return t("feedback.error_while", error=error, where=inline(t.where(where), t=t))
+    text = str(actual.get("error", "failed"))
+    error = quote(text, t=t)
+    said = t("feedback.error", error=error) if where == wire.Where.RUNNING else \
+        t("feedback.error_while", error=error, where=inline(t.where(where), t=t))
+    return said + ("\n" + t("feedback.no_gpu") if _DEVICE_ERRORS.search(text) else "")
+
+
+# what torch says when code asks for a GPU where there is none, or mixes devices: code written
+# for Colab's GPU (.cuda(), device="cuda") graded on a CPU
+_DEVICE_ERRORS = re.compile(
+    r"Torch not compiled with CUDA enabled|Found no NVIDIA driver|No CUDA GPUs are available|"
+    r"CUDA driver initialization failed|Cannot access accelerator device|"
+    r"Expected all tensors to be on the same device|Cannot re-initialize CUDA")
 
 
 def _kind(kind: Any, t: Messages) -> str:

@@ -1,6 +1,7 @@
 """Reproducible zip files: sorted entries, fixed timestamps and permissions."""
 from __future__ import annotations
 
+import io
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -8,10 +9,10 @@ from pathlib import Path
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 
 
-def write_zip(path: Path, members: Mapping[str, bytes | str], executable: frozenset[str] = frozenset()) -> Path:
-    """Write ``members`` (archive name -> content) to ``path`` so equal inputs give equal bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+def zip_bytes(members: Mapping[str, bytes | str], executable: frozenset[str] = frozenset()) -> bytes:
+    """A zip of ``members`` (archive name -> content) whose bytes depend on them alone."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in sorted(members):
             data = members[name]
             info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
@@ -19,6 +20,13 @@ def write_zip(path: Path, members: Mapping[str, bytes | str], executable: frozen
             info.external_attr = (0o100755 if name in executable else 0o100644) << 16
             info.create_system = 3
             zf.writestr(info, data.encode() if isinstance(data, str) else data)
+    return buffer.getvalue()
+
+
+def write_zip(path: Path, members: Mapping[str, bytes | str], executable: frozenset[str] = frozenset()) -> Path:
+    """Write ``members`` (archive name -> content) to ``path`` so equal inputs give equal bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(zip_bytes(members, executable))
     return path
 
 

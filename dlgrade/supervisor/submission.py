@@ -1,6 +1,7 @@
 """Turn what a student hands in (``.py``, ``.ipynb``, a folder or a zip) into code chunks."""
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -8,6 +9,12 @@ from pathlib import Path, PurePosixPath
 from dlgrade.errors import UsageError
 
 CHECK_TAG = "dlgrade-check"
+SETUP_TAG = "dlgrade-setup"
+# how the handout's own cells are known where a platform drops cell tags (Colab does): a line of
+# their text (a student who writes one into a cell of theirs has that cell left out, nothing more)
+SETUP_MARKER = "# dlgrade-setup"
+CHECK_IMPORT = "from dlgrade.handout.checks import check"
+_OUR_LINES = re.compile(rf"^\s*({re.escape(SETUP_MARKER)}\b|{re.escape(CHECK_IMPORT)}\b)", re.M)
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
 # cell magics whose body is ordinary Python that IPython runs: the body is kept, the magic dropped
 PYTHON_BODY_CELL_MAGICS = {"time", "timeit", "capture", "prun", "memit", "memprofile"}
@@ -32,8 +39,16 @@ class Submission:
     problem: str | None = None
 
 
+def is_dlgrade_cell(source: str, tags: object) -> bool:
+    """Whether a code cell is one of the handout's own (a check cell, the set-up cell), which
+    grading never runs: by its tag, or by its text where the tags were lost."""
+    if isinstance(tags, list) and (CHECK_TAG in tags or SETUP_TAG in tags):
+        return True
+    return bool(_OUR_LINES.search(source))
+
+
 def notebook_chunks(text: str, filename: str) -> list[Chunk]:
-    """Code cells of a notebook, minus check cells.
+    """Code cells of a notebook, minus the handout's own (check cells, the set-up cell).
 
     IPython syntax (``%magic``, ``!shell``) is translated the way IPython does it, into
     ``get_ipython()`` calls, which the worker answers with a do-nothing stand-in.
@@ -48,15 +63,16 @@ def notebook_chunks(text: str, filename: str) -> list[Chunk]:
     transformer = TransformerManager()
     chunks = []
     for index, cell in enumerate(nb.cells, start=1):
-        metadata = cell.get("metadata")
-        tags = metadata.get("tags") if isinstance(metadata, dict) else None
-        if cell.get("cell_type") != "code" or (isinstance(tags, list) and CHECK_TAG in tags):
+        if cell.get("cell_type") != "code":
             continue
         source = cell.get("source")
         if isinstance(source, list):  # nbformat joins these on read; a hand-made file may not
             source = "".join(map(str, source))
         if not isinstance(source, str):
             raise ValueError(f"{filename} cell {index} has no text")
+        metadata = cell.get("metadata")
+        if is_dlgrade_cell(source, metadata.get("tags") if isinstance(metadata, dict) else None):
+            continue
         first, _, body = source.lstrip().partition("\n")
         if first.startswith("%%") and first[2:].split(" ")[0] in PYTHON_BODY_CELL_MAGICS:
             source = body

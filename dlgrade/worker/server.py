@@ -54,8 +54,41 @@ class _NoIPython:
         return lambda *args, **kwargs: None
 
 
+class _NoColab(types.ModuleType):
+    """Stands in for ``google.colab`` and its modules in a notebook saved from Colab: mounting
+    Drive, uploading files or showing output does nothing (what that code reads is not there,
+    which fails only what uses it)."""
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        setattr(self, name, _NoColab(f"{self.__name__}.{name}"))
+        return getattr(self, name)
+
+    def __call__(self, *args, **kwargs):
+        return None
+
+
+def install_colab_stand_in() -> None:
+    """Make ``google.colab`` (and ``google.colab.drive``, ...) importable as :class:`_NoColab`,
+    unless a real one is there (never in a worker; said for the stand-in's sake)."""
+    if "google.colab" in sys.modules:
+        return
+    google = sys.modules.get("google") or types.ModuleType("google")
+    if not hasattr(google, "__path__"):
+        google.__path__ = []  # a package: its submodules are looked up in sys.modules first
+    colab = _NoColab("google.colab")
+    colab.__path__ = []
+    google.colab = colab
+    sys.modules.setdefault("google", google)
+    sys.modules["google.colab"] = colab
+    for name in ("drive", "files", "output", "userdata", "auth", "data_table", "widgets"):
+        sys.modules[f"google.colab.{name}"] = getattr(colab, name)
+
+
 def load(module_name: str, chunks: list[wire.Chunk]) -> tuple[dict, list[wire.LoadError]]:
     """Execute the code chunks as module ``module_name``; a failing chunk does not stop the rest."""
+    install_colab_stand_in()
     module = types.ModuleType(module_name)
     module.__file__ = os.path.abspath(f"{module_name}.py")
     module.get_ipython = _NoIPython

@@ -71,6 +71,7 @@ MESSAGES = {
     "feedback.forbidden": ("your code uses {used}, which this assignment asks you to implement yourself; "
                            "tests that run it score 0"),
     "feedback.error_while": "Error (while {where}):\n{error}",
+    "feedback.no_gpu": "Your code asks for a GPU (.cuda(), device=\"cuda\") or mixes devices; the grader runs on the CPU. Make new tensors on the inputs' device instead: x.device, torch.zeros_like(x), x.new_zeros(...).",
     "feedback.error": "Error:\n{error}",
     "feedback.cut": "[... {count} more characters cut]",
     "feedback.load_errors": "What went wrong while your code was loaded:",
@@ -136,21 +137,33 @@ MESSAGES = {
     "notebook.submit": """\
 ## Submitting
 
-Save the notebook, then hand in `{module}.ipynb` (or `{module}.py`, which holds the same code) as
-your instructor tells you. Before that, you can run every public check from a terminal, in the
-folder of this notebook:
+Save the notebook and download it, then hand in `{module}.ipynb` as your instructor tells you:
 
-```
-python -m dlgrade check {module}.ipynb
-```
+- **Colab**: *File → Download → Download .ipynb*.
+- **Kaggle**: *File → Download notebook*.
+- **JupyterLab, Jupyter Notebook, VS Code**: the file you have open is the one to hand in (save it
+  first); in JupyterLab also *File → Download*.
+
+Keep the name `{module}.ipynb`; outputs, `!pip` lines and `%magics` in it do no harm (the grader
+does not run them, nor this notebook's set-up and check cells). With the handout's folder, you can
+also run every public check from a terminal there: `python -m dlgrade check {module}.ipynb`.
 
 {hidden}""",
     "notebook.setup": """\
-**Set up.** This notebook needs Python 3.11 or newer with torch and numpy. Without torch, run
-`pip install -r requirements.txt` in this folder: it keeps a torch you already have and otherwise
-installs PyTorch's CPU build (about 200 MB; a plain `pip install torch` on Linux downloads a CUDA
-build of several GB). To open the notebook, use JupyterLab (`pip install jupyterlab`, then
-`jupyter lab`) or VS Code with its Jupyter extension.""",
+**Set up.** Run the set-up cell below first: it unpacks the public checks this notebook carries
+(no network, nothing installed). Colab and Kaggle have torch and numpy already; the checks run on
+the CPU or a GPU. On your own machine you need Python 3.11 or newer with torch and numpy:
+`pip install -r requirements.txt` in the handout's folder keeps a torch you already have and
+otherwise installs PyTorch's CPU build (about 200 MB; a plain `pip install torch` on Linux
+downloads a CUDA build of several GB). To open the notebook there, use JupyterLab
+(`pip install jupyterlab`, then `jupyter lab`) or VS Code with its Jupyter extension.""",
+    "notebook.setup_title": "Set up the public checks (run this cell first)",
+    "notebook.setup_comment": """\
+Unpacks this notebook's public checks and the program that runs them into a temporary folder:
+no network, nothing installed. It is not graded; keep it as it is.""",
+    "notebook.setup_changed": "This set-up cell was changed: copy it again from a fresh download of the notebook.",
+    "notebook.setup_ready": "The public checks are ready: run the check cell under each part.",
+    "notebook.run_setup_first": "Run the set-up cell at the top of the notebook first.",
     "handout.hidden": """\
 The public checks include a float64 call, a batch of one and whether your code leaves its inputs
 as they were. The graders also check, with inputs you have not seen: every input form the

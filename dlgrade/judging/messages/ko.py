@@ -66,6 +66,7 @@ MESSAGES = {
     "feedback.forbidden": ("코드에서 {used} 사용이 확인되었습니다. 이 과제에서는 직접 구현해야 하는 부분이므로 "
                            "이를 실행하는 테스트는 0점입니다"),
     "feedback.error_while": "오류 ({where} 중):\n{error}",
+    "feedback.no_gpu": "코드가 GPU를 요구하거나(.cuda(), device=\"cuda\") 여러 장치를 섞어 씁니다. 채점기는 CPU에서 실행됩니다. 새 텐서는 입력과 같은 장치에 만드세요: x.device, torch.zeros_like(x), x.new_zeros(...).",
     "feedback.error": "오류:\n{error}",
     "feedback.cut": "[... 이하 {count}자 생략]",
     "feedback.load_errors": "코드를 불러오는 중 생긴 문제:",
@@ -130,20 +131,33 @@ MESSAGES = {
     "notebook.submit": """\
 ## 제출
 
-노트북을 저장한 뒤, 안내에 따라 `{module}.ipynb`(또는 같은 코드가 들어 있는 `{module}.py`)를
-제출하세요. 제출하기 전에 이 노트북이 있는 폴더의 터미널에서 모든 공개 검사를 실행해 볼 수 있습니다:
+노트북을 저장하고 내려받은 뒤, 안내에 따라 `{module}.ipynb`를 제출하세요:
 
-```
-python -m dlgrade check {module}.ipynb
-```
+- **Colab**: *파일 → 다운로드 → .ipynb 다운로드*.
+- **Kaggle**: *File → Download notebook*.
+- **JupyterLab, Jupyter Notebook, VS Code**: 지금 열려 있는 파일을 (저장한 뒤) 그대로 제출하면 됩니다.
+  JupyterLab에서는 *File → Download*로도 내려받을 수 있습니다.
+
+파일 이름 `{module}.ipynb`는 바꾸지 마세요. 출력, `!pip` 줄, `%매직`이 남아 있어도 괜찮습니다 (채점기는
+이것들과 이 노트북의 준비 셀, 검사 셀을 실행하지 않습니다). 과제 폴더가 있다면 그 폴더의 터미널에서
+모든 공개 검사를 실행해 볼 수도 있습니다: `python -m dlgrade check {module}.ipynb`.
 
 {hidden}""",
     "notebook.setup": """\
-**준비.** 이 노트북에는 Python 3.11 이상과 torch, numpy가 필요합니다. torch가
-없다면 이 폴더에서 `pip install -r requirements.txt`를 실행하세요. 이미 설치된 torch는 그대로 두고,
-없으면 PyTorch의 CPU 빌드를 설치합니다 (약 200 MB. Linux에서 그냥 `pip install torch`를 하면 수 GB의
-CUDA 빌드를 내려받습니다). 노트북은 JupyterLab(`pip install jupyterlab` 후 `jupyter lab`)이나 Jupyter
-확장을 설치한 VS Code에서 열 수 있습니다.""",
+**준비.** 아래의 준비 셀을 먼저 실행하세요. 이 노트북에 들어 있는 공개 검사를 풀어 놓습니다 (네트워크
+사용 없음, 설치 없음). Colab과 Kaggle에는 torch와 numpy가 이미 있고, 검사는 CPU와 GPU 어디서나
+실행됩니다. 내 컴퓨터에서는 Python 3.11 이상과 torch, numpy가 필요합니다. 과제 폴더에서
+`pip install -r requirements.txt`를 실행하면 이미 설치된 torch는 그대로 두고, 없으면 PyTorch의 CPU
+빌드를 설치합니다 (약 200 MB. Linux에서 그냥 `pip install torch`를 하면 수 GB의 CUDA 빌드를
+내려받습니다). 노트북은 JupyterLab(`pip install jupyterlab` 후 `jupyter lab`)이나 Jupyter 확장을 설치한
+VS Code에서 열 수 있습니다.""",
+    "notebook.setup_title": "공개 검사 준비 (이 셀을 먼저 실행하세요)",
+    "notebook.setup_comment": """\
+이 노트북에 들어 있는 공개 검사와 검사 프로그램을 임시 폴더에 풀어 놓습니다.
+네트워크를 쓰지 않고 아무것도 설치하지 않습니다. 채점되지 않으니 그대로 두세요.""",
+    "notebook.setup_changed": "준비 셀이 바뀌었습니다. 노트북을 새로 내려받아 이 셀을 다시 복사하세요.",
+    "notebook.setup_ready": "공개 검사가 준비되었습니다. 각 문제 아래의 검사 셀을 실행하세요.",
+    "notebook.run_setup_first": "노트북 맨 위의 준비 셀을 먼저 실행하세요.",
     "handout.hidden": """\
 공개 검사에는 float64 호출, 배치 크기 1, 그리고 코드가 입력을 바꾸지 않는지가 포함됩니다. 채점기는
 여기에 더해, 처음 보는 입력으로 다음을 검사합니다: docstring이 허용하는 모든 입력 형태 (다른 크기,
