@@ -12,10 +12,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import dlgrade_cmd, reference_source
+from conftest import dlgrade_cmd, fill_notebook, reference_source
 
 from dlgrade.authoring.kernels import execute_notebook
-from dlgrade.authoring.notebook import split_questions
 from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
 from dlgrade.authoring.setup_cell import carried_files
 from dlgrade.authoring.template import solution_bodies
@@ -137,13 +136,8 @@ def test_handout_command_line_offers_check_only(dist, tmp_path):
     assert proc.returncode == 2 and "invalid choice: 'grade'" in proc.stderr and "Traceback" not in proc.stderr
 
 def _fill(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
-    """Replace each question's stub cell by the reference code of that question."""
-    assignment = get_assignment(name)
-    targets = [q.target for q in assignment.questions]
-    _, chunks = split_questions(reference_source(name), targets)
-    for target, chunk in zip(targets, chunks):
-        cell = next(c for c in nb.cells if c.cell_type == "code" and re.search(rf"^(class|def) {target}\b", c.source, re.M))
-        cell.source = chunk
+    """Each question's stub cell replaced by the reference's code, and a cell saying which dlgrade runs."""
+    fill_notebook(nb, get_assignment(name), reference_source(name))
     nb.cells.insert(1, nbformat.v4.new_code_cell("import dlgrade\nprint('dlgrade from', dlgrade.__file__)"))
     return nb
 

@@ -19,12 +19,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import fill_notebook
 
-from dlgrade.authoring.notebook import split_questions
 from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
 from dlgrade.grading.oracle import ReferenceOracle
 from dlgrade.handout.checks import load_checks
-from dlgrade.supervisor.submission import CHECK_TAG
 
 SUMMARY = re.compile(r"^(\d+) of (\d+) public checks passed\.$")
 RESULT = re.compile(r"^\[(PASS|FAIL)\] .+ \(\d+(\.\d+)? pt\)$")
@@ -78,24 +77,6 @@ def reference_source(assignment) -> str:
     return assignment.reference_source
 
 
-def filled_notebook(assignment, source: str) -> str:
-    """The handout notebook with each question's code cell replaced by the code from ``source``."""
-    nb = nbformat.read(assignment.template_dir / f"{assignment.module_name}.ipynb", as_version=4)
-    targets = [q.target for q in assignment.questions]
-    _, chunks = split_questions(source, targets)
-    code = dict(zip(targets, chunks))
-    replaced = 0
-    for cell in nb.cells:
-        if cell.cell_type != "code" or CHECK_TAG in cell.get("metadata", {}).get("tags", []):
-            continue
-        found = [t for t in targets if re.search(rf"^(class|def) {t}\b", cell.source, re.M)]
-        if found:
-            cell.source = code[found[0]]
-            replaced += 1
-    assert replaced == len(targets)
-    return nbformat.writes(nb)
-
-
 @pytest.fixture(params=ASSIGNMENTS)
 def assignment(request):
     return get_assignment(request.param)
@@ -138,7 +119,8 @@ def test_reference_passes_every_check(assignment, tmp_path, empty_root):
 def test_filled_notebook_passes_every_check(assignment, tmp_path):
     folder = handout(assignment, tmp_path)
     notebook = folder / f"{assignment.module_name}.ipynb"
-    notebook.write_text(filled_notebook(assignment, reference_source(assignment)))
+    nb = nbformat.read(assignment.template_dir / notebook.name, as_version=4)
+    notebook.write_text(nbformat.writes(fill_notebook(nb, assignment, reference_source(assignment))))
     proc = run_check(notebook.name, cwd=folder)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert_no_traceback(proc)

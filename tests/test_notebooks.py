@@ -9,16 +9,15 @@ cells find ``<a>_checks.json`` next to the notebook as students' do.
 """
 from __future__ import annotations
 
-import ast
 import re
 import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import fill_notebook
 
 from dlgrade.authoring.kernels import execute_notebook
-from dlgrade.authoring.notebook import split_questions
 from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
 from dlgrade.grading.oracle import ReferenceOracle
 from dlgrade.supervisor.submission import CHECK_TAG
@@ -40,31 +39,6 @@ def load_notebook(folder: Path, assignment) -> nbformat.NotebookNode:
 
 def is_check_cell(cell) -> bool:
     return cell.cell_type == "code" and CHECK_TAG in cell.get("metadata", {}).get("tags", [])
-
-
-def defined_target(cell, targets: list[str]) -> str | None:
-    """The question target a (non-check) code cell defines, if any."""
-    if cell.cell_type != "code" or is_check_cell(cell):
-        return None
-    names = [n.name for n in ast.parse(cell.source).body if isinstance(n, (ast.ClassDef, ast.FunctionDef))]
-    hits = [n for n in names if n in targets]
-    assert len(hits) <= 1, hits
-    return hits[0] if hits else None
-
-
-def fill(nb: nbformat.NotebookNode, assignment, source: str) -> nbformat.NotebookNode:
-    """Replace each question's code cell by that question's code from ``source`` (a whole module)."""
-    targets = [q.target for q in assignment.questions]
-    _, chunks = split_questions(source, targets)
-    code = dict(zip(targets, chunks))
-    replaced = []
-    for cell in nb.cells:
-        target = defined_target(cell, targets)
-        if target is not None:
-            cell.source = code[target]
-            replaced.append(target)
-    assert sorted(replaced) == sorted(targets)
-    return nb
 
 
 def execute(nb: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
@@ -129,7 +103,7 @@ def test_stub_notebook_runs_and_checks_fail_readably(assignment, tmp_path):
 def test_filled_notebook_passes_every_check(assignment, tmp_path):
     folder = copy_template(assignment, tmp_path)
     reference = assignment.reference_source
-    nb = execute(fill(load_notebook(folder, assignment), assignment, reference), folder)
+    nb = execute(fill_notebook(load_notebook(folder, assignment), assignment, reference), folder)
     assert cell_errors(nb) == []
     outputs = check_outputs(nb)
     assert list(outputs) == [q.target for q in assignment.questions]
@@ -150,7 +124,7 @@ def test_notebook_with_a_catalogued_mistake_prints_its_hint(tmp_path):
     mistake = next(m for m in assignment.mistakes if m.id == "lstm_gate_order_ifog")
     source = ReferenceOracle(assignment).mistake_source(mistake)
     folder = copy_template(assignment, tmp_path)
-    nb = execute(fill(load_notebook(folder, assignment), assignment, source), folder)
+    nb = execute(fill_notebook(load_notebook(folder, assignment), assignment, source), folder)
     assert cell_errors(nb) == []
     outputs = check_outputs(nb)
     text = outputs["LSTMCell"]
