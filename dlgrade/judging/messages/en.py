@@ -121,7 +121,7 @@ MESSAGES = {
     "grading.grader_error": "grader error ({error}); please tell your instructor",
     "results.score": "Score: {score} / {max_score}",
     # -- a student's feedback.html (dlgrade.batch.report.feedback_page) ---------------------------
-    "page.feedback_title": "{title}: feedback for {name}",
+    "page.feedback_title": "Feedback for {name} — {title}",
     "page.score": "Score",
     "page.back_to_report": "back to the report",
     "grading.submission_failed": "this submission could not be graded ({error}): every test scores 0; if you did not expect this, tell your instructor",

@@ -115,7 +115,7 @@ MESSAGES = {
     "grading.grader_error": "채점기 오류 ({error}); 담당 교수자나 조교에게 알려 주세요",
     "results.score": "점수: {score} / {max_score}",
     # -- a student's feedback.html (dlgrade.batch.report.feedback_page) ---------------------------
-    "page.feedback_title": "{title}: {name}의 피드백",
+    "page.feedback_title": "{name}의 피드백 — {title}",
     "page.score": "점수",
     "page.back_to_report": "전체 보고서로 돌아가기",
     "grading.submission_failed": "이 제출물을 채점할 수 없었습니다 ({error}): 모든 테스트가 0점입니다; 예상하지 못한 일이라면 담당 교수자에게 알려 주세요",
