@@ -17,12 +17,13 @@ import copy
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 import torch
-from conftest import REPO, bare_python, dlgrade_cmd, fill_notebook, installed_packages
+from conftest import bare_python, dlgrade_cmd, fill_notebook, installed_packages
 
 from dlgrade.authoring.kernels import execute_notebook
 from dlgrade.authoring.registry import ASSIGNMENTS, get_assignment
@@ -188,15 +189,17 @@ def colab_graded(tmp_path_factory) -> dict:
     built = subprocess.run(dlgrade_cmd("build", "--assignment", "attention", "--out", str(dist)),
                            capture_output=True, text=True, timeout=900)
     assert built.returncode == 0, built.stdout + built.stderr
-    run_dir = root / "otter"
-    run_dir.mkdir()
-    otter = Path(REPO / ".venv" / "bin" / "otter")
-    otter = otter if otter.exists() else Path("otter")
-    ran = subprocess.run([str(otter), "run", "-a", str(dist / "attention" / "autograder.zip"), "-o", str(run_dir),
-                          "--no-logo", str(paths[0] / "attention.ipynb")], capture_output=True, text=True, timeout=900,
-                         cwd=run_dir)
-    assert (run_dir / "results.json").exists(), ran.stdout + ran.stderr
-    return {"graded": graded, "otter": json.loads((run_dir / "results.json").read_text()), "mistake": mistake}
+    otter = Path(sys.executable).parent / "otter"
+    by_otter = {}
+    for case, folder in (("correct", paths[0]), ("mistake", paths[1])):
+        run_dir = root / f"otter-{case}"
+        run_dir.mkdir()
+        ran = subprocess.run([str(otter), "run", "-a", str(dist / "attention" / "autograder.zip"), "-o", str(run_dir),
+                              "--no-logo", str(folder / "attention.ipynb")], capture_output=True, text=True,
+                             timeout=900, cwd=run_dir)
+        assert (run_dir / "results.json").exists(), ran.stdout + ran.stderr
+        by_otter[case] = json.loads((run_dir / "results.json").read_text())
+    return {"graded": graded, "otter": by_otter, "mistake": mistake}
 
 
 @pytest.mark.slow
@@ -223,8 +226,34 @@ def test_code_that_asks_for_cuda_is_told_to_use_the_inputs_device(colab_graded):
 
 @pytest.mark.slow
 def test_otter_run_gives_a_correct_colab_notebook_full_marks(colab_graded):
-    results = colab_graded["otter"]
+    results = colab_graded["otter"]["correct"]
     assert results["score"] == sum(t["max_score"] for t in results["tests"]) > 0
+
+
+@pytest.mark.slow
+def test_otter_run_finds_the_mistake_in_a_colab_notebook(colab_graded):
+    results = colab_graded["otter"]["mistake"]
+    assert 0 < results["score"] < sum(t["max_score"] for t in results["tests"])
+    assert any(f"Hint: {colab_graded['mistake'].hint}" in t["output"] for t in results["tests"])
+
+
+def test_the_notebooks_checker_needs_nothing_but_torch_and_numpy(tmp_path):
+    """What a notebook's check cell imports (after its set-up cell), besides torch and numpy and
+    what they import: the standard library and dlgrade only, so nothing needs installing on Colab
+    or Kaggle."""
+    for name, data in student_members(get_assignment("rnn")).items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    probe = ("import sys, torch, numpy\n"
+             "before = set(sys.modules)\n"
+             "import dlgrade.handout.checks\n"
+             "new = {m.split('.')[0] for m in set(sys.modules) - before}\n"
+             "stdlib = set(sys.stdlib_module_names)\n"
+             "print(sorted(m for m in new - stdlib - {'dlgrade'} if not m.startswith('_sysconfigdata_')))\n")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path / "rnn", capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr
 
 
 # -- devices -------------------------------------------------------------------------------------------

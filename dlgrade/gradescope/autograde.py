@@ -43,22 +43,25 @@ def error_results(message: str) -> dict:
     return gradescope_results([test], f"The autograder failed; please tell your instructor.\n{message}")
 
 
-def take_submission(folder: Path, module_name: str, private: Path) -> Path:
-    """Copy the file to grade out of ``folder`` into ``private``; the path to grade (a folder
-    holding that copy, or nothing when the submission has no such file)."""
+def take_submission(folder: Path, module_name: str, private: Path, chosen: Path | None = None) -> Path:
+    """Copy the file to grade (``chosen``, else the one :func:`pick_file` picks in ``folder``)
+    into ``private``; the path to grade (a folder holding that copy, or nothing when the
+    submission has no such file)."""
     from dlgrade.supervisor.submission import pick_file
 
     target = private / "submission"
     target.mkdir()
-    chosen = pick_file(folder, module_name) if folder.is_dir() else None
+    if chosen is None:
+        chosen = pick_file(folder, module_name) if folder.is_dir() else None
     if chosen is not None:
         shutil.copyfile(chosen, target / chosen.name, follow_symlinks=False)
     return target
 
 
-def grade_folder(submission_dir: Path, config: dict, kit: Path) -> dict:
-    """``results.json`` for the submission in ``submission_dir``; a failed result (never an
-    exception) when grading cannot run, the confinement refused included."""
+def grade_folder(submission_dir: Path, config: dict, kit: Path, chosen: Path | None = None) -> dict:
+    """``results.json`` for the submission in ``submission_dir`` (its file ``chosen``, when the
+    caller knows which); a failed result (never an exception) when grading cannot run, the
+    confinement refused included."""
     from dlgrade.authoring.registry import ASSIGNMENTS, Assignment
     from dlgrade.batch.run import grade
     from dlgrade.grading.options import GradingOptions
@@ -72,7 +75,7 @@ def grade_folder(submission_dir: Path, config: dict, kit: Path) -> dict:
         print(f"dlgrade: confinement: {tier.describe()}", flush=True)
         assignment = Assignment(name, root=kit)
         with tempfile.TemporaryDirectory(prefix="dlgrade-otter-") as tmp:
-            private = take_submission(submission_dir, assignment.module_name, Path(tmp))
+            private = take_submission(submission_dir, assignment.module_name, Path(tmp), chosen)
             results = grade(assignment, [private], Path(tmp) / "results",
                             GradingOptions(lang=config.get("lang", DEFAULT_LANG)))
         (result,) = results.values()

@@ -46,10 +46,14 @@ class DlgradePlugin(AbstractOtterPlugin):
 
     def before_grading(self, ag_config: Any) -> None:
         """Grade a private copy of the submission; then nothing of it is left for Otter."""
-        folder = Path(self.submission_path).resolve().parent
+        # the file Otter resolved, not one picked from its folder: Otter has copied the zip's
+        # files/ there, the kit and its reference solution included
+        submission = Path(self.submission_path)
+        folder = submission.resolve().parent
         try:
             otter_adapter.require_supported_otter()
-            self.results = grade_folder(folder, self.plugin_config, kit_root(folder.parent))
+            self.results = grade_folder(folder, self.plugin_config, kit_root(folder.parent),
+                                        chosen=folder / submission.name)
         except Exception as exc:  # never leave Gradescope without a results file
             self.results = error_results(f"{type(exc).__name__}: {exc}")
         finally:
