@@ -22,7 +22,8 @@ def repository_checks(module: str, path: Path, named: bool) -> Path:
             raise UsageError(f"unknown assignment {module!r} (one of: {', '.join(ASSIGNMENTS)})")
         raise UsageError(f"no {module}_checks.json next to {path.name}; name the assignment "
                          f"with --assignment ({', '.join(ASSIGNMENTS)})")
-    return get_assignment(module).template_dir / f"{module}_checks.json"
+    assignment = get_assignment(module)
+    return assignment.template_dir / assignment.checks_filename
 
 
 def register(sub: argparse._SubParsersAction) -> None:

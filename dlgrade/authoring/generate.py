@@ -34,13 +34,12 @@ def solved(assignment: Assignment, lang: str = DEFAULT_LANG) -> str:
     return strip_solution_markers(translated_source(assignment, lang))
 
 
-def text_files(assignment: Assignment, lang: str = DEFAULT_LANG, payload: bytes | None = None) -> dict[str, str]:
-    """The generated text files (name -> content): ``<name>.py`` and ``<name>.ipynb``, whose
-    set-up cell carries ``payload`` (the template's carries nothing; see
-    :mod:`dlgrade.authoring.setup_cell`)."""
+def text_files(assignment: Assignment, lang: str = DEFAULT_LANG) -> dict[str, str]:
+    """The generated text files (name -> content): ``<name>.py`` and ``<name>.ipynb`` (its set-up
+    cell carrying nothing: see :mod:`dlgrade.authoring.setup_cell`)."""
     stub = skeleton(assignment, lang)
     return {f"{assignment.module_name}.py": stub,
-            f"{assignment.module_name}.ipynb": notebook_text(build_notebook(assignment, stub, lang, payload))}
+            f"{assignment.module_name}.ipynb": notebook_text(build_notebook(assignment, stub, lang))}
 
 
 def checks_file(assignment: Assignment, path: Path, lang: str = DEFAULT_LANG) -> Path:

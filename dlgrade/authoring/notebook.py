@@ -7,9 +7,9 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from dlgrade.authoring.registry import Assignment
+from dlgrade.authoring.setup_cell import setup_cell_source
 from dlgrade.authoring.translations import assignment_text
 from dlgrade.judging.i18n import DEFAULT_LANG, Messages
-from dlgrade.authoring.setup_cell import setup_cell_source
 from dlgrade.supervisor.submission import CHECK_IMPORT, CHECK_TAG, SETUP_TAG
 
 

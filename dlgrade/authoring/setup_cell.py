@@ -32,6 +32,7 @@ CODE = string.Template('''\
 $comment
 $marker
 _DLGRADE_CHECKS = "$checks"
+_DLGRADE_SHA256 = "$digest"
 _DLGRADE_PAYLOAD = ($payload)
 
 
@@ -52,7 +53,7 @@ def _dlgrade_setup(payload, digest, checks):
     print($ready)
 
 
-_dlgrade_setup(_DLGRADE_PAYLOAD, "$digest", _DLGRADE_CHECKS)
+_dlgrade_setup(_DLGRADE_PAYLOAD, _DLGRADE_SHA256, _DLGRADE_CHECKS)
 ''')
 
 
@@ -68,7 +69,7 @@ def setup_cell_source(checks_filename: str, t: Messages, payload: bytes | None =
     literal = "\n" + "".join(f'    "{line}"\n' for line in lines) if len(lines) > 1 else f'"{lines[0]}"'
     comment = "\n".join(f"# {line}" for line in t("notebook.setup_comment").splitlines())
     digest = hashlib.sha256(payload).hexdigest() if payload else ""
-    return CODE.substitute(title=t("notebook.setup_title"), comment=comment, marker=f"{SETUP_MARKER} {digest}".rstrip(),
+    return CODE.substitute(title=t("notebook.setup_title"), comment=comment, marker=SETUP_MARKER,
                            digest=digest, checks=checks_filename,
                            payload=literal, changed=repr(t("notebook.setup_changed")), env=CHECKS_ENV,
                            ready=repr(t("notebook.setup_ready")))
@@ -84,8 +85,7 @@ def carried_files(source: str) -> dict[str, bytes]:
     if not payload:
         return {}
     data = base64.b64decode(payload)
-    digest = next(line.split()[-1] for line in source.splitlines() if line.startswith(SETUP_MARKER))
-    if hashlib.sha256(data).hexdigest() != digest:
+    if hashlib.sha256(data).hexdigest() != ast.literal_eval(values["_DLGRADE_SHA256"]):
         raise ValueError("the set-up cell's payload does not match its digest")
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return {name: archive.read(name) for name in archive.namelist()}

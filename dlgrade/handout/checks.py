@@ -156,19 +156,11 @@ def format_report(results: list[CheckResult], lang: str = DEFAULT_LANG) -> str:
     return "\n".join([*(format_result(r, lang) for r in results), format_summary(results, lang)])
 
 
-def find_checks_file(module_name: str, start: Path | None = None) -> Path:
-    """``<module>_checks.json`` in ``start`` (default: the current folder)."""
-    path = (start or Path.cwd()) / f"{module_name}_checks.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path.name} not found in {path.parent}: keep it next to your notebook")
-    return path
-
-
 def check(target: str, namespace: Mapping[str, Any], checks_file: str | Path | None = None) -> None:
     """Notebook check cell: run the public checks for ``target`` on the notebook's own objects,
     printing each result as it comes. Returns nothing, so the cell shows no value after the report."""
-    unpacked = os.environ.get(CHECKS_ENV)
-    checks = load_checks(Path(checks_file or unpacked) if checks_file or unpacked else _guess_checks_file())
+    chosen = checks_file or os.environ.get(CHECKS_ENV)  # given, or unpacked by the set-up cell
+    checks = load_checks(Path(chosen) if chosen else _guess_checks_file())
     results = run_checks(checks, lambda request: _asked(namespace, request, checks.forbidden), only=target,
                          on_result=lambda result: print(format_result(result, checks.lang), flush=True))
     print(format_summary(results, checks.lang))

@@ -9,10 +9,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dlgrade.cli import positive_seconds
-from dlgrade.errors import UsageError
+from dlgrade.errors import UsageError, WorkerError
 from dlgrade.supervisor.policy import POLICY
+
+if TYPE_CHECKING:
+    from dlgrade.judging.i18n import Messages
+    from dlgrade.supervisor.client import WorkerClient
 
 # (module name, the student's file, whether --assignment named it) -> a checks file elsewhere, for
 # a file with none beside it; a full install sets one (the repository's student_template/, see
@@ -85,11 +90,13 @@ def _checks_file(args: argparse.Namespace, path: Path) -> Path:
             raise UsageError(f"no such checks file: {checks}")
         return checks
     found = path.resolve().parent / f"{module}{CHECKS_SUFFIX}"
+    if found.is_file():
+        return found
     here = checks_beside(path)
-    if not found.is_file() and not args.assignment and len(here) == 1:  # a file named otherwise
+    if not args.assignment and len(here) == 1:  # a file named otherwise
         raise UsageError(f"no {module}{CHECKS_SUFFIX} next to {path.name}; the checks there are "
                          f"{here[0]}{CHECKS_SUFFIX}: add --assignment {here[0]}")
-    checks = found if found.is_file() else args.checks_fallback(module, path, bool(args.assignment))
+    checks = args.checks_fallback(module, path, bool(args.assignment))
     if not checks.is_file():
         raise UsageError(f"no such checks file: {checks}")
     return checks
@@ -120,10 +127,9 @@ def _check_with(args: argparse.Namespace, path: Path, checks_file: Path, launche
     return 0 if all(r.passed for r in results) else 1
 
 
-def print_load_problems(client, t) -> None:
+def print_load_problems(client: WorkerClient, t: Messages) -> None:
     """Load the code now and say, once and before any check, what went wrong while it loaded (each
     error with its line), or that it could not be loaded at all."""
-    from dlgrade.errors import WorkerError
     from dlgrade.judging.student_text import quote
 
     try:

@@ -5,6 +5,7 @@ import tempfile
 from pathlib import Path
 
 from dlgrade.authoring.generate import checks_file, text_files
+from dlgrade.authoring.notebook import build_notebook, notebook_text
 from dlgrade.authoring.registry import Assignment
 from dlgrade.authoring.setup_cell import setup_payload
 from dlgrade.authoring.translations import assignment_text
@@ -41,15 +42,17 @@ def _checks(assignment: Assignment, lang: str) -> bytes:
 def student_members(assignment: Assignment, lang: str = DEFAULT_LANG) -> dict[str, bytes | str]:
     """``student.zip``'s files, in ``lang``, under a top-level ``<name>/`` folder: notebook,
     skeleton, public checks, requirements, README, checker."""
-    if lang == DEFAULT_LANG:
-        for name, text in text_files(assignment, lang).items():
-            committed = assignment.template_dir / name
-            if not committed.exists() or committed.read_text() != text:
-                raise UsageError(f"{committed} is out of date: run `dlgrade generate` first")
+    members: dict[str, bytes | str] = {}
+    for name, text in text_files(assignment, lang).items():
+        committed = assignment.template_dir / name
+        if lang == DEFAULT_LANG and (not committed.exists() or committed.read_text() != text):
+            raise UsageError(f"{committed} is out of date: run `dlgrade generate` first")
+        members[name] = text
     checks = _checks(assignment, lang)
     # the notebook carries the checks and their checker, for where it is opened alone (Colab, Kaggle)
     payload = setup_payload({**handout_files(), assignment.checks_filename: checks})
-    members: dict[str, bytes | str] = dict(text_files(assignment, lang, payload))
+    stub = members[f"{assignment.module_name}.py"]
+    members[f"{assignment.module_name}.ipynb"] = notebook_text(build_notebook(assignment, stub, lang, payload))
     members[assignment.checks_filename] = checks
     members["requirements.txt"] = REQUIREMENTS
     t = Messages(lang)

@@ -152,12 +152,11 @@ def load_submission(path: Path, module_name: str, name: str | None = None) -> Su
     wanted = f"{module_name}.py or {module_name}.ipynb"
     try:
         if path.is_dir():  # links are not followed: one could point at the reference
-            chosen_path = pick_file(path, module_name)
-            if chosen_path is None:
-                return Submission(name, path=path,
-                                  problem=f"no {wanted} found in the folder ({_candidates(_files_in(path))})")
-            chosen = chosen_path.relative_to(path).as_posix()
-            return Submission(name, _chunks_for(chosen, chosen_path.read_bytes()), chosen_path)
+            files = _files_in(path)
+            chosen = _pick(files, module_name)
+            if chosen is None:
+                return Submission(name, path=path, problem=f"no {wanted} found in the folder ({_candidates(files)})")
+            return Submission(name, _chunks_for(chosen, (path / chosen).read_bytes()), path / chosen)
         if path.suffix == ".zip":
             with zipfile.ZipFile(path) as zf:
                 members = [i.filename for i in zf.infolist() if not i.is_dir()]
