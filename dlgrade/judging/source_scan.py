@@ -229,12 +229,12 @@ def _patches(definition: ast.AST) -> bool:
     return False
 
 
-def _directly_called(top: ast.AST, nodes: list[tuple[ast.AST, bool]] | None = None) -> set[int]:
-    """The ids of the nodes of a top-level statement that are called right there, at import
-    (``F.f`` in ``print(F.f(x))``), outside any function body: what they compute is a value, used
-    there, and changes nothing the graders call."""
+def _directly_called(nodes: list[tuple[ast.AST, bool]]) -> set[int]:
+    """The ids of the nodes of a top-level statement (``nodes``: its :func:`_subtree`) that are
+    called right there, at import (``F.f`` in ``print(F.f(x))``), outside any function body: what
+    they compute is a value, used there, and changes nothing the graders call."""
     called: set[int] = set()
-    for node, in_body in (_subtree(top) if nodes is None else nodes):
+    for node, in_body in nodes:
         if isinstance(node, ast.Call) and not in_body:
             called.add(id(node.func))
     return called
@@ -594,7 +594,7 @@ class _Scanner:
                 owners = _bound_names(top) if is_statement else ()
                 where = owners + ((MODULE,) if not owners or self._runs_at_import(top, nodes) else ())
                 if not set(owners) & self.toplevel and isinstance(top, INERT_WHEN_CALLED):
-                    called = _directly_called(top, nodes)
+                    called = _directly_called(nodes)
             for node, _ in nodes:
                 # a forbidden function called right there at import (a notebook cell comparing with
                 # the built-in) counts for the names the statement binds, not for every target;
@@ -609,17 +609,17 @@ class _Scanner:
                     for name in here:
                         self._find(label, chunk, getattr(node, "lineno", 0), name, what)
 
-    def _runs_at_import(self, statement: ast.AST, nodes: list[tuple[ast.AST, bool]] | None = None) -> bool:
-        """Whether a top-level definition or assignment runs code when the module is imported: a
-        call or decorator, a class keyword (metaclass) or a base that is not a module's class, or
-        a store into anything but the submission's own top-level defs and classes
-        (``torch.softmax = ...``); a function body runs only when called."""
+    def _runs_at_import(self, statement: ast.AST, nodes: list[tuple[ast.AST, bool]]) -> bool:
+        """Whether a top-level definition or assignment (``nodes``: its :func:`_subtree`) runs
+        code when the module is imported: a call or decorator, a class keyword (metaclass) or a
+        base that is not a module's class, or a store into anything but the submission's own
+        top-level defs and classes (``torch.softmax = ...``); a function body runs only when called."""
         if getattr(statement, "decorator_list", None):
             return True
         if isinstance(statement, ast.ClassDef) and (
                 statement.keywords or any(self.path(base) is None for base in statement.bases)):
             return True
-        for node, in_body in (_subtree(statement) if nodes is None else nodes):
+        for node, in_body in nodes:
             if in_body:
                 continue
             if isinstance(node, ast.Call):
